@@ -1,0 +1,13 @@
+/**
+ * Tessera: a tensor runtime for inference. Public entry point.
+ */
+import './kernels/cpu/index.js';
+
+export { Tensor, zeros, fromNumbers, type TensorData, type TensorLocation } from './tensor/tensor.js';
+export { type DataType, type TypedArray, DATA_TYPES } from './tensor/dtype.js';
+export { TesseraError, TensorError, OpValidationError, KernelNotFoundError, KernelError } from './tensor/errors.js';
+export { decodeFloat16, encodeFloat16 } from './tensor/float16.js';
+export * as ops from './ops/index.js';
+export { runOp, setDefaultThreads, getDefaultThreads, DEFAULT_OPSET, type RunOpOptions } from './ops/dispatch.js';
+export { listKernels, hasKernel, type Backend, type AttrValue } from './kernels/registry.js';
+export { listSchemas, findSchema, type OpSchema } from './ops/schema.js';

@@ -1,0 +1,4 @@
+/**
+ * Registers every CPU kernel. One import per operator family.
+ */
+import './elementwise.js';
