@@ -3,4 +3,11 @@
  * for any operator by its ONNX name. Importing this module defines every schema.
  */
 export * from './elementwise.js';
+export * from './matmul.js';
+export * from './conv.js';
+export * from './reduce.js';
+export * from './shape.js';
+export * from './gather.js';
+export * from './rnn.js';
+export * from './quantize.js';
 export { runOp as run, runOp1 as run1 } from './dispatch.js';

@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of the 'conv' family (being written).
+ */
+export {};

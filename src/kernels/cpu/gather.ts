@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of the 'gather' family (being written).
+ */
+export {};

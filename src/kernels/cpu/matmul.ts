@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of the 'matmul' family (being written).
+ */
+export {};

@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of the 'quantize' family (being written).
+ */
+export {};

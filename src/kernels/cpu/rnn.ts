@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of the 'rnn' family (being written).
+ */
+export {};

@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of the 'shape' family (being written).
+ */
+export {};

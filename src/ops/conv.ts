@@ -1,0 +1,4 @@
+/**
+ * Operator family 'conv': schemas and eager functions (being written).
+ */
+export {};

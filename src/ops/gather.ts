@@ -1,0 +1,4 @@
+/**
+ * Operator family 'gather': schemas and eager functions (being written).
+ */
+export {};

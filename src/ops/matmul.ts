@@ -1,0 +1,4 @@
+/**
+ * Operator family 'matmul': schemas and eager functions (being written).
+ */
+export {};

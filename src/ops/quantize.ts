@@ -1,0 +1,4 @@
+/**
+ * Operator family 'quantize': schemas and eager functions (being written).
+ */
+export {};

@@ -1,0 +1,4 @@
+/**
+ * Operator family 'reduce': schemas and eager functions (being written).
+ */
+export {};

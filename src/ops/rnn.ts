@@ -1,0 +1,4 @@
+/**
+ * Operator family 'rnn': schemas and eager functions (being written).
+ */
+export {};

@@ -1,0 +1,4 @@
+/**
+ * Operator family 'shape': schemas and eager functions (being written).
+ */
+export {};
