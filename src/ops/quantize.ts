@@ -1,4 +1,271 @@
 /**
- * Operator family 'quantize': schemas and eager functions (being written).
+ * The int8 family: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, QLinearMatMul
+ * (and ConvInteger, QLinearConv in ./quantize-conv.ts).
+ *
+ * Quantization maps a real value x to an integer q = saturate(roundHalfEven(x / scale) + zeroPoint); the
+ * inverse is x = (q - zeroPoint) * scale. Scale and zero point are per tensor (scalars), per axis (1-D, one
+ * per slice along `axis`) or blocked (same rank as x, `block_size` consecutive elements along `axis` share
+ * one). These schemas check that the parameter shapes describe exactly one of those layouts.
  */
-export {};
+import type { OutputSpec } from '../kernels/registry.js';
+import { dataTypeFromOnnx, type DataType } from '../tensor/dtype.js';
+import { fmtShape, normalizeAxis } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { runOp, runOp1 } from './dispatch.js';
+import { broadcastOrFail, defineOp, fail, req, type InferContext } from './schema.js';
+
+const QUANT_TYPES: readonly DataType[] = ['int8', 'uint8', 'int16', 'uint16'];
+const SCALE_TYPES: readonly DataType[] = ['float32', 'float16'];
+
+/** How quantization parameters map onto a tensor: resolved by `quantLayout`. */
+export interface QuantLayout {
+  kind: 'tensor' | 'axis' | 'block';
+  /** Normalised axis (per-axis and blocked). */
+  axis: number;
+  /** Elements sharing a parameter along `axis` (blocked only; 1 for per-axis). */
+  blockSize: number;
+}
+
+/**
+ * Decide the granularity of (scale, zeroPoint) for a tensor of `dims`, or throw naming what does not fit.
+ */
+export function quantLayout(op: string, dims: readonly number[], scale: Tensor, zeroPoint: Tensor | undefined, axisAttr: number, blockSize: number, ctx?: InferContext): QuantLayout {
+  if (zeroPoint && fmtShape(zeroPoint.dims) !== fmtShape(scale.dims)) {
+    fail(op, `zero point shape ${fmtShape(zeroPoint.dims)} must equal scale shape ${fmtShape(scale.dims)}`, ctx);
+  }
+  if (blockSize < 0) fail(op, `block_size must be >= 0, got ${blockSize}`, ctx);
+  if (blockSize === 0 && scale.size === 1 && scale.rank <= 1) return { kind: 'tensor', axis: 0, blockSize: 1 };
+  if (blockSize === 0 && scale.rank === 0) fail(op, `scale has shape ${fmtShape(scale.dims)}; expected a scalar`, ctx);
+  if (dims.length === 0) fail(op, `scale has shape ${fmtShape(scale.dims)} but the input is a scalar; expected a scalar scale`, ctx);
+  let axis: number;
+  try {
+    axis = normalizeAxis(axisAttr, dims.length, 'axis');
+  } catch {
+    fail(op, `axis ${axisAttr} is out of range for input rank ${dims.length}`, ctx);
+  }
+  if (blockSize === 0) {
+    if (scale.rank !== 1 || scale.dims[0] !== dims[axis]) {
+      fail(op, `per-axis scale has shape ${fmtShape(scale.dims)}; expected [${dims[axis]}] (input ${fmtShape(dims)}, axis ${axis})`, ctx);
+    }
+    return { kind: 'axis', axis, blockSize: 1 };
+  }
+  const want = dims.map((d, i) => (i === axis ? Math.ceil(d / blockSize) : d));
+  if (fmtShape(scale.dims) !== fmtShape(want)) {
+    fail(op, `blocked scale has shape ${fmtShape(scale.dims)}; expected ${fmtShape(want)} (input ${fmtShape(dims)}, axis ${axis}, block_size ${blockSize})`, ctx);
+  }
+  return { kind: 'block', axis, blockSize };
+}
+
+function quantOutputType(op: string, zp: Tensor | undefined, outputDtype: number, ctx: InferContext): DataType {
+  if (outputDtype !== 0) {
+    const t = dataTypeFromOnnx(outputDtype);
+    if (!t || !QUANT_TYPES.includes(t)) fail(op, `output_dtype ${outputDtype} is not supported; Tessera quantizes to int8, uint8, int16 or uint16`, ctx);
+    if (zp && zp.type !== t) fail(op, `output_dtype ${t} differs from y_zero_point type ${zp.type}`, ctx);
+    return t;
+  }
+  return zp ? zp.type : 'uint8';
+}
+
+defineOp({
+  name: 'QuantizeLinear',
+  inputs: [
+    { name: 'x', type: 'T1' },
+    { name: 'y_scale', type: 'T2' },
+    { name: 'y_zero_point', type: 'T3', optional: true },
+  ],
+  outputs: ['y'],
+  types: { T1: ['float32', 'float16', 'float64', 'int32'], T2: ['float32', 'float16', 'int32'], T3: QUANT_TYPES },
+  attributes: {
+    axis: { kind: 'int', default: 1 },
+    block_size: { kind: 'int', default: 0 },
+    output_dtype: { kind: 'int', default: 0 },
+    saturate: { kind: 'int', default: 1 },
+    precision: { kind: 'int', default: 0 },
+  },
+  infer(inputs, attrs, ctx): OutputSpec[] {
+    const x = req('QuantizeLinear', inputs, 0, 'x', ctx);
+    const scale = req('QuantizeLinear', inputs, 1, 'y_scale', ctx);
+    quantLayout('QuantizeLinear', x.dims, scale, inputs[2], attrs.axis as number, attrs.block_size as number, ctx);
+    return [{ type: quantOutputType('QuantizeLinear', inputs[2], attrs.output_dtype as number, ctx), dims: x.dims }];
+  },
+});
+
+defineOp({
+  name: 'DequantizeLinear',
+  inputs: [
+    { name: 'x', type: 'T1' },
+    { name: 'x_scale', type: 'T2' },
+    { name: 'x_zero_point', type: 'T1', optional: true },
+  ],
+  outputs: ['y'],
+  types: { T1: [...QUANT_TYPES, 'int32'], T2: SCALE_TYPES },
+  attributes: {
+    axis: { kind: 'int', default: 1 },
+    block_size: { kind: 'int', default: 0 },
+    output_dtype: { kind: 'int', default: 0 },
+  },
+  infer(inputs, attrs, ctx): OutputSpec[] {
+    const x = req('DequantizeLinear', inputs, 0, 'x', ctx);
+    const scale = req('DequantizeLinear', inputs, 1, 'x_scale', ctx);
+    quantLayout('DequantizeLinear', x.dims, scale, inputs[2], attrs.axis as number, attrs.block_size as number, ctx);
+    let type: DataType = scale.type;
+    const od = attrs.output_dtype as number;
+    if (od !== 0) {
+      const t = dataTypeFromOnnx(od);
+      if (!t || !SCALE_TYPES.includes(t)) fail('DequantizeLinear', `output_dtype ${od} is not supported; expected float32 or float16`, ctx);
+      type = t;
+    }
+    return [{ type, dims: x.dims }];
+  },
+});
+
+defineOp({
+  name: 'DynamicQuantizeLinear',
+  inputs: [{ name: 'x', type: 'T1' }],
+  outputs: ['y', 'y_scale', 'y_zero_point'],
+  types: { T1: ['float32'] },
+  attributes: {},
+  infer(inputs, _attrs, ctx): OutputSpec[] {
+    const x = req('DynamicQuantizeLinear', inputs, 0, 'x', ctx);
+    return [
+      { type: 'uint8', dims: x.dims },
+      { type: 'float32', dims: [] },
+      { type: 'uint8', dims: [] },
+    ];
+  },
+});
+
+/** Batch-broadcast shapes of a numpy matmul; shared by MatMulInteger and QLinearMatMul. */
+export interface MatmulShape {
+  /** Output dims. */
+  dims: number[];
+  /** Broadcast batch dims. */
+  batch: number[];
+  m: number;
+  k: number;
+  n: number;
+}
+
+/** Shapes of numpy matmul(a, b) with 1-D promotion, or an error naming both shapes. */
+export function matmulShape(op: string, a: readonly number[], b: readonly number[], ctx?: InferContext): MatmulShape {
+  if (a.length === 0 || b.length === 0) fail(op, `inputs must have rank >= 1, got ${fmtShape(a)} and ${fmtShape(b)}`, ctx);
+  const a2 = a.length === 1 ? [1, a[0]!] : [...a];
+  const b2 = b.length === 1 ? [b[0]!, 1] : [...b];
+  const m = a2[a2.length - 2]!;
+  const k = a2[a2.length - 1]!;
+  const kb = b2[b2.length - 2]!;
+  const n = b2[b2.length - 1]!;
+  if (k !== kb) fail(op, `inner dimensions differ: A ${fmtShape(a)} has K=${k}, B ${fmtShape(b)} has K=${kb}`, ctx);
+  const batch = broadcastOrFail(op, ctx, a2.slice(0, -2), b2.slice(0, -2));
+  const dims = [...batch];
+  if (a.length > 1) dims.push(m);
+  if (b.length > 1) dims.push(n);
+  return { dims, batch, m, k, n };
+}
+
+function zpCheck(op: string, zp: Tensor | undefined, name: string, rowsOrCols: number, what: string, ctx: InferContext): void {
+  if (!zp) return;
+  if (zp.size !== 1 && !(zp.rank === 1 && zp.size === rowsOrCols)) {
+    fail(op, `${name} has shape ${fmtShape(zp.dims)}; expected a scalar or a 1-D tensor of ${rowsOrCols} ${what}`, ctx);
+  }
+}
+
+defineOp({
+  name: 'MatMulInteger',
+  inputs: [
+    { name: 'A', type: 'T1' },
+    { name: 'B', type: 'T2' },
+    { name: 'a_zero_point', type: 'T1', optional: true },
+    { name: 'b_zero_point', type: 'T2', optional: true },
+  ],
+  outputs: ['Y'],
+  types: { T1: ['int8', 'uint8'], T2: ['int8', 'uint8'] },
+  attributes: {},
+  infer(inputs, _attrs, ctx): OutputSpec[] {
+    const a = req('MatMulInteger', inputs, 0, 'A', ctx);
+    const b = req('MatMulInteger', inputs, 1, 'B', ctx);
+    const s = matmulShape('MatMulInteger', a.dims, b.dims, ctx);
+    zpCheck('MatMulInteger', inputs[2], 'a_zero_point', s.m, 'rows', ctx);
+    zpCheck('MatMulInteger', inputs[3], 'b_zero_point', s.n, 'columns', ctx);
+    return [{ type: 'int32', dims: s.dims }];
+  },
+});
+
+function qparamCheck(op: string, scale: Tensor, zp: Tensor, names: [string, string], count: number, what: string, ctx: InferContext): void {
+  if (scale.size !== 1 && scale.size !== count) {
+    fail(op, `${names[0]} has shape ${fmtShape(scale.dims)}; expected a scalar or ${count} values (one per ${what})`, ctx);
+  }
+  if (zp.size !== scale.size) fail(op, `${names[1]} has shape ${fmtShape(zp.dims)}; it must match ${names[0]} ${fmtShape(scale.dims)}`, ctx);
+}
+
+defineOp({
+  name: 'QLinearMatMul',
+  inputs: [
+    { name: 'a', type: 'T1' },
+    { name: 'a_scale', type: 'TS' },
+    { name: 'a_zero_point', type: 'T1' },
+    { name: 'b', type: 'T2' },
+    { name: 'b_scale', type: 'TS' },
+    { name: 'b_zero_point', type: 'T2' },
+    { name: 'y_scale', type: 'TS' },
+    { name: 'y_zero_point', type: 'T3' },
+  ],
+  outputs: ['y'],
+  types: { T1: ['int8', 'uint8'], T2: ['int8', 'uint8'], T3: ['int8', 'uint8'], TS: SCALE_TYPES },
+  attributes: {},
+  infer(inputs, _attrs, ctx): OutputSpec[] {
+    const op = 'QLinearMatMul';
+    const a = req(op, inputs, 0, 'a', ctx);
+    const b = req(op, inputs, 3, 'b', ctx);
+    const s = matmulShape(op, a.dims, b.dims, ctx);
+    qparamCheck(op, req(op, inputs, 1, 'a_scale', ctx), req(op, inputs, 2, 'a_zero_point', ctx), ['a_scale', 'a_zero_point'], s.m, 'row of a', ctx);
+    qparamCheck(op, req(op, inputs, 4, 'b_scale', ctx), req(op, inputs, 5, 'b_zero_point', ctx), ['b_scale', 'b_zero_point'], s.n, 'column of b', ctx);
+    const ys = req(op, inputs, 6, 'y_scale', ctx);
+    const yz = req(op, inputs, 7, 'y_zero_point', ctx);
+    if (ys.size !== 1 || yz.size !== 1) fail(op, `y_scale ${fmtShape(ys.dims)} and y_zero_point ${fmtShape(yz.dims)} must be scalars`, ctx);
+    return [{ type: yz.type, dims: s.dims }];
+  },
+});
+
+/** Options of quantizeLinear / dequantizeLinear. */
+export interface QuantizeOptions {
+  /** Axis for per-axis and blocked parameters (default 1). */
+  axis?: number;
+  /** Block size for blocked parameters (default 0 = not blocked). */
+  blockSize?: number;
+}
+
+/** q = saturate(roundHalfEven(x / scale) + zeroPoint); the output type is zeroPoint's (uint8 when absent). */
+export function quantizeLinear(x: Tensor, scale: Tensor, zeroPoint?: Tensor, opts: QuantizeOptions = {}): Tensor {
+  return runOp1('QuantizeLinear', [x, scale, zeroPoint], { axis: opts.axis, block_size: opts.blockSize });
+}
+
+/** x = (q - zeroPoint) * scale, in the scale's float type. */
+export function dequantizeLinear(q: Tensor, scale: Tensor, zeroPoint?: Tensor, opts: QuantizeOptions = {}): Tensor {
+  return runOp1('DequantizeLinear', [q, scale, zeroPoint], { axis: opts.axis, block_size: opts.blockSize });
+}
+
+/** uint8 quantization of float32 x with a scale and zero point computed from its range. */
+export function dynamicQuantizeLinear(x: Tensor): { y: Tensor; scale: Tensor; zeroPoint: Tensor } {
+  const [y, scale, zeroPoint] = runOp('DynamicQuantizeLinear', [x]);
+  return { y: y!, scale: scale!, zeroPoint: zeroPoint! };
+}
+
+/** int32 matmul of int8/uint8 tensors after subtracting zero points (per tensor, per row of a, per column of b). */
+export function matMulInteger(a: Tensor, b: Tensor, aZeroPoint?: Tensor, bZeroPoint?: Tensor): Tensor {
+  return runOp1('MatMulInteger', [a, b, aZeroPoint, bZeroPoint]);
+}
+
+/** Quantized matmul: dequantize a and b, multiply, requantize with (yScale, yZeroPoint), in integer arithmetic. */
+export function qlinearMatMul(
+  a: Tensor,
+  aScale: Tensor,
+  aZeroPoint: Tensor,
+  b: Tensor,
+  bScale: Tensor,
+  bZeroPoint: Tensor,
+  yScale: Tensor,
+  yZeroPoint: Tensor,
+): Tensor {
+  return runOp1('QLinearMatMul', [a, aScale, aZeroPoint, b, bScale, bZeroPoint, yScale, yZeroPoint]);
+}

@@ -2,7 +2,7 @@
  * Shape arithmetic: element counts, row-major strides, axis normalisation and numpy/ONNX multidirectional
  * broadcasting. Pure functions over `readonly number[]`.
  */
-import { TesseraError } from './errors.js';
+import { TensorError, TesseraError } from './errors.js';
 
 /** Largest element count Tessera accepts for one tensor (2^31 - 1, the typed-array index limit we rely on). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
@@ -13,11 +13,11 @@ export function sizeOf(dims: readonly number[], where = 'shape'): number {
   for (let i = 0; i < dims.length; i++) {
     const d = dims[i]!;
     if (!Number.isInteger(d) || d < 0) {
-      throw new TesseraError(`${where}: dimension ${i} is ${String(d)}; expected a non-negative integer (dims [${dims.join(', ')}])`);
+      throw new TensorError(`${where}: dimension ${i} is ${String(d)}; expected a non-negative integer (dims [${dims.join(', ')}])`);
     }
     n *= d;
   }
-  if (n > MAX_ELEMENTS) throw new TesseraError(`${where}: [${dims.join(', ')}] has ${n} elements, more than the limit ${MAX_ELEMENTS}`);
+  if (n > MAX_ELEMENTS) throw new TensorError(`${where}: [${dims.join(', ')}] has ${n} elements, more than the limit ${MAX_ELEMENTS}`);
   return n;
 }
 

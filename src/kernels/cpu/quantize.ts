@@ -1,4 +1,261 @@
 /**
- * CPU kernels of the 'quantize' family (being written).
+ * CPU kernels of the int8 family.
+ *
+ * QuantizeLinear / DequantizeLinear walk the tensor as [outer, axis, inner] so the parameter index is found
+ * without division per element: per tensor it is 0, per axis the axis position, blocked the block of it.
+ * Division and multiplication are rounded to float32 as ONNX's reference does (x / scale in the scale's
+ * precision), then rounded half to even and saturated.
+ *
+ * MatMulInteger / QLinearMatMul: JavaScript has no fast int8 arithmetic (FIELD-NOTES: Math.imul paths are
+ * slower than float), so operands are unpacked once to Float64Array with zero points subtracted and
+ * multiplied with an i-k-j loop; every partial sum of int8 products is an integer below 2^53, so float64 is
+ * exact, and the final `| 0` wraps to int32 exactly as 32-bit accumulation would. Cost: 2*M*N*K flops,
+ * M*K + K*N unpacked elements.
  */
-export {};
+import { f16round } from '@petamoriken/float16';
+import type { DataType, NumericArray } from '../../tensor/dtype.js';
+import { integerRange, roundHalfEven } from '../../tensor/numeric.js';
+import { Tensor, fromNumbers } from '../../tensor/tensor.js';
+import { registerKernel, type Kernel } from '../registry.js';
+import { outputTensor } from './util.js';
+import './quantize-conv.js';
+
+/** Geometry of a parameter layout over a tensor: sizes of the [outer, axis, inner] view and the block size. */
+interface ParamWalk {
+  outer: number;
+  axisLen: number;
+  inner: number;
+  kind: 'tensor' | 'axis' | 'block';
+  block: number;
+}
+
+/** Decide the [outer, axis, inner] walk for parameters of `scaleDims` over `dims` (shapes already validated). */
+export function paramWalk(dims: readonly number[], scaleDims: readonly number[], axisAttr: number, blockSize: number): ParamWalk {
+  const scaleSize = scaleDims.reduce((p, d) => p * d, 1);
+  if (blockSize === 0 && scaleSize === 1 && scaleDims.length <= 1) return { outer: 1, axisLen: dims.reduce((p, d) => p * d, 1), inner: 1, kind: 'tensor', block: 1 };
+  const axis = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
+  const outer = dims.slice(0, axis).reduce((p, d) => p * d, 1);
+  const inner = dims.slice(axis + 1).reduce((p, d) => p * d, 1);
+  return { outer, axisLen: dims[axis]!, inner, kind: blockSize > 0 ? 'block' : 'axis', block: Math.max(blockSize, 1) };
+}
+
+/** Parameter index for position (o, a, i) of a walk. */
+function paramIndex(w: ParamWalk, o: number, a: number, i: number): number {
+  if (w.kind === 'tensor') return 0;
+  if (w.kind === 'axis') return a;
+  const nb = Math.ceil(w.axisLen / w.block);
+  return (o * nb + Math.floor(a / w.block)) * w.inner + i;
+}
+
+/** Rounding of an intermediate to the precision of a float dtype. */
+function precisionOf(type: DataType): (v: number) => number {
+  if (type === 'float16') return f16round;
+  if (type === 'float64') return (v) => v;
+  return Math.fround;
+}
+
+const quantizeLinear: Kernel = (inputs, attrs, outputs) => {
+  const x = inputs[0]!;
+  const scale = inputs[1]!;
+  const zp = inputs[2];
+  const out = outputTensor(outputs[0]!);
+  const xs = x.numbers();
+  const ss = scale.numbers();
+  const zs = zp ? zp.numbers() : undefined;
+  const dst = out.data as NumericArray;
+  const [lo, hi] = integerRange(out.type);
+  const w = paramWalk(x.dims, scale.dims, attrs.axis as number, attrs.block_size as number);
+  const prec = precisionOf(scale.type === 'int32' ? 'float32' : scale.type);
+  let p = 0;
+  for (let o = 0; o < w.outer; o++) {
+    for (let a = 0; a < w.axisLen; a++) {
+      for (let i = 0; i < w.inner; i++, p++) {
+        const pi = paramIndex(w, o, a, i);
+        const q = roundHalfEven(prec(xs[p]! / ss[pi]!)) + (zs ? zs[pi]! : 0);
+        // NaN saturates to the zero point's range start as ONNX Runtime does (NaN -> 0 after the cast)
+        dst[p] = q < lo ? lo : q > hi ? hi : q === q ? q : 0;
+      }
+    }
+  }
+  return [out];
+};
+
+const dequantizeLinear: Kernel = (inputs, attrs, outputs) => {
+  const x = inputs[0]!;
+  const scale = inputs[1]!;
+  const zp = inputs[2];
+  const spec = outputs[0]!;
+  const xs = x.numbers();
+  const ss = scale.numbers();
+  const zs = zp ? zp.numbers() : undefined;
+  const vals = new Float32Array(x.size);
+  const w = paramWalk(x.dims, scale.dims, attrs.axis as number, attrs.block_size as number);
+  let p = 0;
+  for (let o = 0; o < w.outer; o++) {
+    for (let a = 0; a < w.axisLen; a++) {
+      for (let i = 0; i < w.inner; i++, p++) {
+        const pi = paramIndex(w, o, a, i);
+        vals[p] = (xs[p]! - (zs ? zs[pi]! : 0)) * ss[pi]!;
+      }
+    }
+  }
+  if (spec.type === 'float16') return [fromNumbers('float16', vals, spec.dims)];
+  return [new Tensor('float32', vals, spec.dims)];
+};
+
+const dynamicQuantizeLinear: Kernel = (inputs, _attrs, outputs) => {
+  const x = inputs[0]!;
+  const xs = x.data as Float32Array;
+  let max = 0;
+  let min = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i]!;
+    if (v > max) max = v;
+    if (v < min) min = v;
+  }
+  const scale = Math.fround(Math.fround(max === min ? 1 : max - min) / 255);
+  const zpf = Math.fround(0 - Math.fround(min / scale));
+  const zp = roundHalfEven(zpf < 0 ? 0 : zpf > 255 ? 255 : zpf);
+  const y = outputTensor(outputs[0]!);
+  const d = y.data as Uint8Array;
+  for (let i = 0; i < xs.length; i++) {
+    const q = roundHalfEven(Math.fround(xs[i]! / scale)) + zp;
+    d[i] = q < 0 ? 0 : q > 255 ? 255 : q;
+  }
+  return [y, new Tensor('float32', new Float32Array([scale]), []), new Tensor('uint8', new Uint8Array([zp]), [])];
+};
+
+/**
+ * Unpack a (batch..., rows, cols) integer tensor to float64 with zero points subtracted: `zpPerRow` picks
+ * zp[r] per row, `zpPerCol` zp[c] per column, otherwise zp[0].
+ */
+export function unpackCentered(t: Tensor, zp: Tensor | undefined, rows: number, cols: number, mode: 'row' | 'col'): Float64Array {
+  const src = t.data as NumericArray;
+  const out = new Float64Array(src.length);
+  const z = zp ? zp.numbers() : undefined;
+  if (!z || z.length === 1) {
+    const c = z ? z[0]! : 0;
+    for (let i = 0; i < src.length; i++) out[i] = src[i]! - c;
+    return out;
+  }
+  const plane = rows * cols;
+  for (let i = 0; i < src.length; i++) {
+    const r = Math.floor((i % plane) / cols);
+    out[i] = src[i]! - z[mode === 'row' ? r : i % cols]!;
+  }
+  return out;
+}
+
+/**
+ * Batched numpy matmul of float64 operands holding integers: out[b] = A[b] (m x k) * B[b] (k x n).
+ * Batch indices broadcast from `aDims`/`bDims` (already 1-D-promoted, rank >= 2) to `batch`.
+ */
+export function integerMatmul(a: Float64Array, aDims: readonly number[], b: Float64Array, bDims: readonly number[], batch: readonly number[], m: number, k: number, n: number): Float64Array {
+  const nb = batch.reduce((p, d) => p * d, 1);
+  const out = new Float64Array(nb * m * n);
+  const aB = aDims.slice(0, -2);
+  const bB = bDims.slice(0, -2);
+  const row = new Float64Array(n);
+  for (let bi = 0; bi < nb; bi++) {
+    const aOff = batchOffset(bi, batch, aB) * m * k;
+    const bOff = batchOffset(bi, batch, bB) * k * n;
+    const oOff = bi * m * n;
+    for (let i = 0; i < m; i++) {
+      row.fill(0);
+      for (let p = 0; p < k; p++) {
+        const av = a[aOff + i * k + p]!;
+        if (av === 0) continue;
+        const bo = bOff + p * n;
+        for (let j = 0; j < n; j++) row[j]! += av * b[bo + j]!;
+      }
+      out.set(row, oOff + i * n);
+    }
+  }
+  return out;
+}
+
+/** Flat batch index into an operand with batch dims `own` for broadcast batch position `bi` of `batch`. */
+function batchOffset(bi: number, batch: readonly number[], own: readonly number[]): number {
+  let off = 0;
+  let stride = 1;
+  let rest = bi;
+  for (let d = batch.length - 1; d >= 0; d--) {
+    const coord = rest % batch[d]!;
+    rest = Math.floor(rest / batch[d]!);
+    const od = d - (batch.length - own.length);
+    if (od >= 0) {
+      if (own[od]! !== 1) off += coord * stride;
+      stride *= own[od]!;
+    }
+  }
+  return off;
+}
+
+function promote(dims: readonly number[], side: 'a' | 'b'): number[] {
+  if (dims.length >= 2) return [...dims];
+  return side === 'a' ? [1, dims[0]!] : [dims[0]!, 1];
+}
+
+function batchOf(aDims: readonly number[], bDims: readonly number[]): number[] {
+  const rank = Math.max(aDims.length, bDims.length) - 2;
+  const a = aDims.slice(0, -2);
+  const b = bDims.slice(0, -2);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[i - (rank - a.length)] ?? 1;
+    const db = b[i - (rank - b.length)] ?? 1;
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+const matMulInteger: Kernel = (inputs, _attrs, outputs) => {
+  const [a, b, azp, bzp] = inputs;
+  const ad = promote(a!.dims, 'a');
+  const bd = promote(b!.dims, 'b');
+  const m = ad[ad.length - 2]!;
+  const k = ad[ad.length - 1]!;
+  const n = bd[bd.length - 1]!;
+  const batch = batchOf(ad, bd);
+  const acc = integerMatmul(unpackCentered(a!, azp, m, k, 'row'), ad, unpackCentered(b!, bzp, k, n, 'col'), bd, batch, m, k, n);
+  const y = outputTensor(outputs[0]!);
+  const d = y.data as Int32Array;
+  for (let i = 0; i < acc.length; i++) d[i] = acc[i]! | 0;
+  return [y];
+};
+
+const qlinearMatMul: Kernel = (inputs, _attrs, outputs) => {
+  const [a, as, azp, b, bs, bzp, ys, yzp] = inputs as Tensor[];
+  const ad = promote(a!.dims, 'a');
+  const bd = promote(b!.dims, 'b');
+  const m = ad[ad.length - 2]!;
+  const k = ad[ad.length - 1]!;
+  const n = bd[bd.length - 1]!;
+  const batch = batchOf(ad, bd);
+  const acc = integerMatmul(unpackCentered(a!, azp, m, k, 'row'), ad, unpackCentered(b!, bzp, k, n, 'col'), bd, batch, m, k, n);
+  const prec = precisionOf(as!.type);
+  const asv = as!.numbers();
+  const bsv = bs!.numbers();
+  const ysv = ys!.numbers()[0]!;
+  const zy = yzp!.numbers()[0]!;
+  // requantisation multiplier per (row, column): (a_scale * b_scale / y_scale) in the scales' precision
+  const mult = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) mult[i * n + j] = prec(prec(asv[asv.length === 1 ? 0 : i]! * bsv[bsv.length === 1 ? 0 : j]!) / ysv);
+  }
+  const y = outputTensor(outputs[0]!);
+  const d = y.data as NumericArray;
+  const [lo, hi] = integerRange(y.type);
+  const plane = m * n;
+  for (let p = 0; p < acc.length; p++) {
+    const q = roundHalfEven(acc[p]! * mult[p % plane]!) + zy;
+    d[p] = q < lo ? lo : q > hi ? hi : q;
+  }
+  return [y];
+};
+
+registerKernel('QuantizeLinear', 'cpu', quantizeLinear);
+registerKernel('DequantizeLinear', 'cpu', dequantizeLinear);
+registerKernel('DynamicQuantizeLinear', 'cpu', dynamicQuantizeLinear);
+registerKernel('MatMulInteger', 'cpu', matMulInteger);
+registerKernel('QLinearMatMul', 'cpu', qlinearMatMul);

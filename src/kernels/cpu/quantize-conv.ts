@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of ConvInteger and QLinearConv (written after the conv family lands).
+ */
+export {};
