@@ -26,9 +26,14 @@ export interface RunOpOptions {
   node?: string;
   /** Threads the kernel may use (default: the global setting). */
   threads?: number;
+  /**
+   * Number of outputs the caller wants (a graph node's output count). Ops whose output count is not fixed by
+   * their inputs and attributes read it (Split before opset 18 splits into this many equal parts).
+   */
+  numOutputs?: number;
 }
 
-let defaultThreads = 1;
+let defaultThreads = Math.max(1, (globalThis as { process?: { getBuiltinModule?(id: string): { availableParallelism?(): number } | undefined } }).process?.getBuiltinModule?.('node:os')?.availableParallelism?.() ?? 1);
 
 /** Set the default number of threads eager kernels may use. */
 export function setDefaultThreads(n: number): void {
@@ -93,7 +98,7 @@ export function runOp(
   const schema = findSchema(op, domain);
   const where = options.node ? `${op} (node '${options.node}')` : op;
   if (!schema) throw new OpValidationError(where, `unknown operator${domain ? ` in domain '${domain}'` : ''}`);
-  const ictx: InferContext = { opset: options.opset ?? DEFAULT_OPSET, node: options.node };
+  const ictx: InferContext = { opset: options.opset ?? DEFAULT_OPSET, node: options.node, numOutputs: options.numOutputs };
   let call = { inputs: [...inputs], attrs: resolveAttrs(schema, attrs, ictx) };
   for (let i = 0; i < call.inputs.length; i++) {
     const t = call.inputs[i];

@@ -43,6 +43,8 @@ export interface InferContext {
   readonly opset: number;
   /** Node name, when known. */
   readonly node?: string;
+  /** Number of outputs the caller wants (a graph node's output count), when known. */
+  readonly numOutputs?: number;
 }
 
 /** The canonical call an op's normalize step produces. */
