@@ -7,12 +7,14 @@
  * per slice along `axis`) or blocked (same rank as x, `block_size` consecutive elements along `axis` share
  * one). These schemas check that the parameter shapes describe exactly one of those layouts.
  */
-import type { OutputSpec } from '../kernels/registry.js';
+import type { AttrValue, Attrs, OutputSpec } from '../kernels/registry.js';
+import { OpValidationError } from '../tensor/errors.js';
+import './conv.js';
 import { dataTypeFromOnnx, type DataType } from '../tensor/dtype.js';
 import { fmtShape, normalizeAxis } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runOp, runOp1 } from './dispatch.js';
-import { broadcastOrFail, defineOp, fail, req, type InferContext } from './schema.js';
+import { broadcastOrFail, defineOp, fail, findSchema, req, type InferContext, type Normalized, type OpSchema } from './schema.js';
 
 const QUANT_TYPES: readonly DataType[] = ['int8', 'uint8', 'int16', 'uint16'];
 const SCALE_TYPES: readonly DataType[] = ['float32', 'float16'];
@@ -268,4 +270,141 @@ export function qlinearMatMul(
   yZeroPoint: Tensor,
 ): Tensor {
   return runOp1('QLinearMatMul', [a, aScale, aZeroPoint, b, bScale, bZeroPoint, yScale, yZeroPoint]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ConvInteger and QLinearConv: the window geometry and shape rules are Conv's; this layer reuses Conv's
+// schema for them and reports errors under the quantized operator's name.
+
+function asConv<T>(op: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof OpValidationError && e.op.startsWith('Conv')) {
+      throw new OpValidationError(op + e.op.slice(4), e.message.slice(e.op.length + 2));
+    }
+    throw e;
+  }
+}
+
+function convSchema(): OpSchema {
+  const s = findSchema('Conv');
+  if (!s?.normalize) throw new OpValidationError('ConvInteger', 'the Conv schema is not loaded');
+  return s;
+}
+
+const CONV_ATTRS = {
+  auto_pad: { kind: 'string', default: 'NOTSET' },
+  dilations: { kind: 'ints' },
+  kernel_shape: { kind: 'ints' },
+  pads: { kind: 'ints' },
+  strides: { kind: 'ints' },
+  group: { kind: 'int', default: 1 },
+} as const;
+
+function convIntegerCheck(op: string, x: Tensor, w: Tensor, attrs: Attrs, ctx: InferContext): readonly number[] {
+  if (x.rank > 5) fail(op, `input 'x' has shape ${fmtShape(x.dims)}; Tessera supports 1 to 3 spatial axes`, ctx);
+  return asConv(op, () => convSchema().infer([x, w], attrs, ctx)[0]!.dims);
+}
+
+defineOp({
+  name: 'ConvInteger',
+  inputs: [
+    { name: 'x', type: 'T1' },
+    { name: 'w', type: 'T2' },
+    { name: 'x_zero_point', type: 'T1', optional: true },
+    { name: 'w_zero_point', type: 'T2', optional: true },
+  ],
+  outputs: ['y'],
+  types: { T1: ['int8', 'uint8'], T2: ['int8', 'uint8'] },
+  attributes: CONV_ATTRS,
+  normalize(inputs, attrs, ctx): Normalized {
+    const x = req('ConvInteger', inputs, 0, 'x', ctx);
+    const w = req('ConvInteger', inputs, 1, 'w', ctx);
+    return { inputs, attrs: asConv('ConvInteger', () => convSchema().normalize!([x, w], attrs, ctx).attrs) };
+  },
+  infer(inputs, attrs, ctx): OutputSpec[] {
+    const op = 'ConvInteger';
+    const x = inputs[0]!;
+    const w = inputs[1]!;
+    const dims = convIntegerCheck(op, x, w, attrs, ctx);
+    const xz = inputs[2];
+    if (xz && xz.size !== 1) fail(op, `x_zero_point has shape ${fmtShape(xz.dims)}; expected a scalar (per-tensor)`, ctx);
+    zpCheck(op, inputs[3], 'w_zero_point', w.dims[0]!, 'output channels', ctx);
+    return [{ type: 'int32', dims }];
+  },
+});
+
+defineOp({
+  name: 'QLinearConv',
+  inputs: [
+    { name: 'x', type: 'T1' },
+    { name: 'x_scale', type: 'TS' },
+    { name: 'x_zero_point', type: 'T1' },
+    { name: 'w', type: 'T2' },
+    { name: 'w_scale', type: 'TS' },
+    { name: 'w_zero_point', type: 'T2' },
+    { name: 'y_scale', type: 'TS' },
+    { name: 'y_zero_point', type: 'T3' },
+    { name: 'B', type: 'T4', optional: true },
+  ],
+  outputs: ['y'],
+  types: { T1: ['int8', 'uint8'], T2: ['int8', 'uint8'], T3: ['int8', 'uint8'], T4: ['int32'], TS: ['float32'] },
+  attributes: CONV_ATTRS,
+  normalize(inputs, attrs, ctx): Normalized {
+    const x = req('QLinearConv', inputs, 0, 'x', ctx);
+    const w = req('QLinearConv', inputs, 3, 'w', ctx);
+    return { inputs, attrs: asConv('QLinearConv', () => convSchema().normalize!([x, w], attrs, ctx).attrs) };
+  },
+  infer(inputs, attrs, ctx): OutputSpec[] {
+    const op = 'QLinearConv';
+    const x = inputs[0]!;
+    const w = inputs[3]!;
+    const dims = convIntegerCheck(op, x, w, attrs, ctx);
+    const m = w.dims[0]!;
+    const xs = req(op, inputs, 1, 'x_scale', ctx);
+    const xz = req(op, inputs, 2, 'x_zero_point', ctx);
+    if (xs.size !== 1 || xz.size !== 1) fail(op, `x_scale ${fmtShape(xs.dims)} and x_zero_point ${fmtShape(xz.dims)} must be scalars`, ctx);
+    qparamCheck(op, req(op, inputs, 4, 'w_scale', ctx), req(op, inputs, 5, 'w_zero_point', ctx), ['w_scale', 'w_zero_point'], m, 'output channel', ctx);
+    const ys = req(op, inputs, 6, 'y_scale', ctx);
+    const yz = req(op, inputs, 7, 'y_zero_point', ctx);
+    if (ys.size !== 1 || yz.size !== 1) fail(op, `y_scale ${fmtShape(ys.dims)} and y_zero_point ${fmtShape(yz.dims)} must be scalars`, ctx);
+    const b = inputs[8];
+    if (b && (b.rank !== 1 || b.dims[0] !== m)) fail(op, `input 'B' has shape ${fmtShape(b.dims)}; expected [${m}] (one int32 bias per output channel)`, ctx);
+    return [{ type: yz.type, dims }];
+  },
+});
+
+/** Options of convInteger / qlinearConv: Conv's window attributes. */
+export interface QuantConvOptions {
+  strides?: number[];
+  pads?: number[];
+  dilations?: number[];
+  group?: number;
+  autoPad?: 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
+}
+
+function convAttrs(o: QuantConvOptions): Record<string, AttrValue | undefined> {
+  return { strides: o.strides, pads: o.pads, dilations: o.dilations, group: o.group, auto_pad: o.autoPad };
+}
+
+/** int32 convolution of int8/uint8 tensors after subtracting zero points (w's per output channel allowed). */
+export function convInteger(x: Tensor, w: Tensor, xZeroPoint?: Tensor, wZeroPoint?: Tensor, options: QuantConvOptions = {}): Tensor {
+  return runOp1('ConvInteger', [x, w, xZeroPoint, wZeroPoint], convAttrs(options));
+}
+
+/** Quantized convolution with requantized output (x, w, y each with scale and zero point; optional int32 bias). */
+export function qlinearConv(
+  x: Tensor,
+  xScale: Tensor,
+  xZeroPoint: Tensor,
+  w: Tensor,
+  wScale: Tensor,
+  wZeroPoint: Tensor,
+  yScale: Tensor,
+  yZeroPoint: Tensor,
+  bias?: Tensor,
+  options: QuantConvOptions = {},
+): Tensor {
+  return runOp1('QLinearConv', [x, xScale, xZeroPoint, w, wScale, wZeroPoint, yScale, yZeroPoint, bias], convAttrs(options));
 }

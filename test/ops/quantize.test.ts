@@ -134,3 +134,62 @@ describe('MatMulInteger / QLinearMatMul', () => {
     expect(() => ops.matMulInteger(a, fromNumbers('uint8', [1, 2, 3], [3, 1]), fromNumbers('uint8', [1, 2, 3], [3]))).toThrow(/a_zero_point has shape \[3\]; expected a scalar or a 1-D tensor of 2 rows/);
   });
 });
+
+import { refConv } from '../../src/kernels/cpu/reference/conv.js';
+
+describe('ConvInteger / QLinearConv', () => {
+  it('ConvInteger known answer: per-channel weight zero points and padding (Operators.md with_padding)', () => {
+    const x = fromNumbers('uint8', [2, 3, 4, 5, 6, 7, 8, 9, 10], [1, 1, 3, 3]);
+    const w = fromNumbers('uint8', [1, 1, 1, 1, 1, 1, 1, 1], [2, 1, 2, 2]);
+    const y = ops.convInteger(x, w, fromNumbers('uint8', [1], []), fromNumbers('uint8', [0, 1], [2]), { pads: [1, 1, 1, 1] });
+    expect([...y.dims]).toEqual([1, 2, 4, 4]);
+    expect(Array.from(y.data as Int32Array)).toEqual([1, 3, 5, 3, 5, 12, 16, 9, 11, 24, 28, 15, 7, 15, 17, 9, ...new Array(16).fill(0)]);
+  });
+  it('QLinearConv known answer (Operators.md example)', () => {
+    const x = fromNumbers('uint8', [255, 174, 162, 25, 203, 168, 58, 15, 59, 237, 95, 129, 0, 64, 56, 242, 153, 221, 168, 12, 166, 232, 178, 186, 195, 237, 162, 237, 188, 39, 124, 77, 80, 102, 43, 127, 230, 21, 83, 41, 40, 134, 255, 154, 92, 141, 42, 148, 247], [1, 1, 7, 7]);
+    const y = ops.qlinearConv(x, f32([0.00369204697], []), fromNumbers('uint8', [132], []), fromNumbers('uint8', [0], [1, 1, 1, 1]), f32([0.00172794575], [1]), fromNumbers('uint8', [255], [1]), f32([0.00162681262], []), fromNumbers('uint8', [123], []));
+    expect(Array.from(y.data as Uint8Array)).toEqual([0, 81, 93, 230, 52, 87, 197, 240, 196, 18, 160, 126, 255, 191, 199, 13, 102, 34, 87, 243, 89, 23, 77, 69, 60, 18, 93, 18, 67, 216, 131, 178, 175, 153, 212, 128, 25, 234, 172, 214, 215, 121, 0, 101, 163, 114, 213, 107, 8]);
+  });
+  it('ConvInteger equals an exact float64 reference convolution of the centred values', () => {
+    const arb = fc
+      .record({
+        n: fc.integer({ min: 1, max: 2 }),
+        group: fc.integer({ min: 1, max: 2 }),
+        cg: fc.integer({ min: 1, max: 3 }),
+        mg: fc.integer({ min: 1, max: 3 }),
+        h: fc.integer({ min: 1, max: 6 }),
+        w: fc.integer({ min: 1, max: 6 }),
+        kh: fc.integer({ min: 1, max: 3 }),
+        kw: fc.integer({ min: 1, max: 3 }),
+        stride: fc.integer({ min: 1, max: 2 }),
+        dil: fc.integer({ min: 1, max: 2 }),
+        pad: fc.integer({ min: 0, max: 2 }),
+        perChannel: fc.boolean(),
+      })
+      .filter((r) => r.h + 2 * r.pad >= (r.kh - 1) * r.dil + 1 && r.w + 2 * r.pad >= (r.kw - 1) * r.dil + 1);
+    fc.assert(
+      fc.property(
+        arb.chain((r) => fc.tuple(fc.constant(r), arbTensor('uint8', [r.n, r.cg * r.group, r.h, r.w], 255), arbTensor('int8', [r.mg * r.group, r.cg, r.kh, r.kw], 127))),
+        ([r, x, w]) => {
+          const M = r.mg * r.group;
+          const xz = fromNumbers('uint8', [77], []);
+          const wz = r.perChannel ? fromNumbers('int8', Array.from({ length: M }, (_, i) => i * 5 - 4), [M]) : fromNumbers('int8', [3], []);
+          const attrs = { strides: [r.stride, r.stride], dilations: [r.dil, r.dil], pads: [r.pad, r.pad, r.pad, r.pad], group: r.group };
+          const y = ops.convInteger(x, w, xz, wz, attrs);
+          const xc = fromNumbers('float64', Array.from(x.data as Uint8Array, (v) => v - 77), x.dims);
+          const wzv = wz.numbers();
+          const per = r.cg * r.kh * r.kw;
+          const wc = fromNumbers('float64', Array.from(w.data as Int8Array, (v, i) => v - wzv[wzv.length === 1 ? 0 : Math.floor(i / per)]!), w.dims);
+          const ref = refConv(xc, wc, undefined, attrs);
+          expect(Array.from(y.data as Int32Array)).toEqual(Array.from(ref.data as Float64Array));
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+  it('reports Conv shape errors under the quantized op name', () => {
+    const x = fromNumbers('uint8', new Array(9).fill(1), [1, 1, 3, 3]);
+    const w = fromNumbers('uint8', new Array(8).fill(1), [2, 2, 1, 2]);
+    expect(() => ops.convInteger(x, w)).toThrow(/^ConvInteger: input 'W' has shape \[2, 2, 1, 2\]/);
+  });
+});

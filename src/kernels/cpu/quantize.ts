@@ -18,6 +18,7 @@ import { integerRange, roundHalfEven } from '../../tensor/numeric.js';
 import { Tensor, fromNumbers } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel } from '../registry.js';
 import { outputTensor } from './util.js';
+import { integerMatmul, unpackCentered } from './integer-gemm.js';
 import './quantize-conv.js';
 
 /** Geometry of a parameter layout over a tensor: sizes of the [outer, axis, inner] view and the block size. */
@@ -124,72 +125,6 @@ const dynamicQuantizeLinear: Kernel = (inputs, _attrs, outputs) => {
   }
   return [y, new Tensor('float32', new Float32Array([scale]), []), new Tensor('uint8', new Uint8Array([zp]), [])];
 };
-
-/**
- * Unpack a (batch..., rows, cols) integer tensor to float64 with zero points subtracted: `zpPerRow` picks
- * zp[r] per row, `zpPerCol` zp[c] per column, otherwise zp[0].
- */
-export function unpackCentered(t: Tensor, zp: Tensor | undefined, rows: number, cols: number, mode: 'row' | 'col'): Float64Array {
-  const src = t.data as NumericArray;
-  const out = new Float64Array(src.length);
-  const z = zp ? zp.numbers() : undefined;
-  if (!z || z.length === 1) {
-    const c = z ? z[0]! : 0;
-    for (let i = 0; i < src.length; i++) out[i] = src[i]! - c;
-    return out;
-  }
-  const plane = rows * cols;
-  for (let i = 0; i < src.length; i++) {
-    const r = Math.floor((i % plane) / cols);
-    out[i] = src[i]! - z[mode === 'row' ? r : i % cols]!;
-  }
-  return out;
-}
-
-/**
- * Batched numpy matmul of float64 operands holding integers: out[b] = A[b] (m x k) * B[b] (k x n).
- * Batch indices broadcast from `aDims`/`bDims` (already 1-D-promoted, rank >= 2) to `batch`.
- */
-export function integerMatmul(a: Float64Array, aDims: readonly number[], b: Float64Array, bDims: readonly number[], batch: readonly number[], m: number, k: number, n: number): Float64Array {
-  const nb = batch.reduce((p, d) => p * d, 1);
-  const out = new Float64Array(nb * m * n);
-  const aB = aDims.slice(0, -2);
-  const bB = bDims.slice(0, -2);
-  const row = new Float64Array(n);
-  for (let bi = 0; bi < nb; bi++) {
-    const aOff = batchOffset(bi, batch, aB) * m * k;
-    const bOff = batchOffset(bi, batch, bB) * k * n;
-    const oOff = bi * m * n;
-    for (let i = 0; i < m; i++) {
-      row.fill(0);
-      for (let p = 0; p < k; p++) {
-        const av = a[aOff + i * k + p]!;
-        if (av === 0) continue;
-        const bo = bOff + p * n;
-        for (let j = 0; j < n; j++) row[j]! += av * b[bo + j]!;
-      }
-      out.set(row, oOff + i * n);
-    }
-  }
-  return out;
-}
-
-/** Flat batch index into an operand with batch dims `own` for broadcast batch position `bi` of `batch`. */
-function batchOffset(bi: number, batch: readonly number[], own: readonly number[]): number {
-  let off = 0;
-  let stride = 1;
-  let rest = bi;
-  for (let d = batch.length - 1; d >= 0; d--) {
-    const coord = rest % batch[d]!;
-    rest = Math.floor(rest / batch[d]!);
-    const od = d - (batch.length - own.length);
-    if (od >= 0) {
-      if (own[od]! !== 1) off += coord * stride;
-      stride *= own[od]!;
-    }
-  }
-  return off;
-}
 
 function promote(dims: readonly number[], side: 'a' | 'b'): number[] {
   if (dims.length >= 2) return [...dims];
