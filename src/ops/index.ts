@@ -10,4 +10,5 @@ export * from './shape.js';
 export * from './gather.js';
 export * from './rnn.js';
 export * from './quantize.js';
+export * from './fused.js';
 export { runOp as run, runOp1 as run1 } from './dispatch.js';

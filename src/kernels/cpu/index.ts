@@ -9,3 +9,4 @@ import './shape.js';
 import './gather.js';
 import './rnn.js';
 import './quantize.js';
+import './fused.js';

@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of the fused operators (being written).
+ */
+export {};

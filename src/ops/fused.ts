@@ -1,0 +1,4 @@
+/**
+ * Fused operators that graph passes emit (domain 'com.tessera'): being written.
+ */
+export {};
