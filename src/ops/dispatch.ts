@@ -5,7 +5,7 @@
  *   dtype constraints -> infer (validation, output dims) -> registry.getKernel(op, backend) -> kernel ->
  *   check that the kernel returned what inference promised.
  */
-import { getKernel, type AttrValue, type Backend, type KernelContext, type OutputSpec } from '../kernels/registry.js';
+import { getKernel, type AttrValue, type Backend, type Kernel, type KernelContext, type OutputSpec } from '../kernels/registry.js';
 import { KernelError, OpValidationError, TesseraError } from '../tensor/errors.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -106,17 +106,26 @@ export function runOp(
     if (t?.disposed) fail(op, `input ${i} was disposed`, ictx);
   }
   if (schema.normalize) call = schema.normalize(call.inputs, call.attrs, ictx);
-  checkInputs(schema, call.inputs, ictx);
-  const outputs: OutputSpec[] = schema.infer(call.inputs, call.attrs, ictx);
+  // tensors that normalize made (reshaped views, converted constants) are released after the kernel ran
+  const temps: Tensor[] = [];
+  for (const t of call.inputs) if (t && !inputs.includes(t) && !temps.includes(t)) temps.push(t);
   const backend: Backend = options.backend ?? 'cpu';
-  const kernel = getKernel(op, backend, domain);
+  let outputs: OutputSpec[];
+  let kernel: Kernel;
+  try {
+    checkInputs(schema, call.inputs, ictx);
+    outputs = schema.infer(call.inputs, call.attrs, ictx);
+    kernel = getKernel(op, backend, domain);
+  } catch (e) {
+    for (const t of temps) t.dispose();
+    throw e;
+  }
   const kctx: KernelContext = { op, backend, opset: ictx.opset, threads: options.threads ?? defaultThreads, node: options.node };
   // kernels read contiguous row-major data
-  const temps: Tensor[] = [];
   const args = call.inputs.map((t) => {
     if (!t) return t;
     const c = t.contiguous();
-    if (c !== t) temps.push(c);
+    if (c !== t && !temps.includes(c)) temps.push(c);
     return c;
   });
   let result: Tensor[];
@@ -125,7 +134,7 @@ export function runOp(
     for (let i = 0; i < result.length; i++) {
       // a kernel may return a view of an input, never the input object itself: callers dispose outputs
       const r = result[i]!;
-      if (inputs.includes(r) || args.includes(r)) result[i] = r.reshape(r.dims);
+      if (inputs.includes(r) || args.includes(r) || temps.includes(r)) result[i] = r.reshape(r.dims);
     }
   } finally {
     for (const t of temps) t.dispose();

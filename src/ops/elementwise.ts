@@ -99,6 +99,8 @@ defineOp({
     if (ctx.opset < 7 && attrs['is_test'] !== 1) {
       fail('Dropout', `opset ${ctx.opset} with is_test=${String(attrs['is_test'] ?? 0)} asks for training-mode dropout, which is not supported; set is_test=1`, ctx);
     }
+    // the mask is only computed when the caller asks for it (a graph node with two outputs, or eager calls)
+    if (ctx.numOutputs === 1) return [{ type: x.type, dims: x.dims }];
     return [
       { type: x.type, dims: x.dims },
       { type: ctx.opset >= 10 ? 'bool' : x.type, dims: x.dims },
