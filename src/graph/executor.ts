@@ -1,0 +1,527 @@
+/**
+ * The executor: runs a planned graph node by node.
+ *
+ * Values live in scopes (one per graph activation; a subgraph's scope falls back to its parent's, which is
+ * how If/Loop/Scan bodies see outer values). Each ordinary node goes through `runOp` with its domain's
+ * opset; If, Loop and Scan are run here because they execute subgraphs, and calls to model-local functions
+ * run the instantiated body in a fresh, closed scope. After each step the plan's released intermediates are
+ * disposed, and live intermediate bytes are tracked to report the peak. Graph outputs that the graph did not
+ * produce itself (an input or initializer passed straight through) are returned as views, so the caller
+ * always owns what it gets.
+ */
+import { hasKernel, type AttrValue, type Backend } from '../kernels/registry.js';
+import { runOp } from '../ops/dispatch.js';
+import { allocate, bytesPerElement, type DataType, type TypedArray } from '../tensor/dtype.js';
+import { KernelError, TesseraError } from '../tensor/errors.js';
+import { fmtShape, shapesEqual } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { GraphError } from './errors.js';
+import { Graph, type Node } from './ir.js';
+import { planGraph, type ExecutionPlan } from './plan.js';
+
+/** Timing of one executed node. */
+export interface NodeTiming {
+  /** Node name; nodes inside subgraphs are prefixed with their parent's name (`loop/body_add`). */
+  readonly node: string;
+  readonly opType: string;
+  readonly ms: number;
+}
+
+/** What one run measured. */
+export interface RunStats {
+  /** Largest number of bytes held at once by intermediate values (inputs, initializers and outputs excluded). */
+  readonly peakLiveBytes: number;
+  /** Wall time of the run in milliseconds. */
+  readonly totalMs: number;
+  /** Per-node timings, when profiling was requested. */
+  readonly nodes?: readonly NodeTiming[];
+  /** Nodes that ran on the CPU because the requested backend has no kernel for them. */
+  readonly cpuFallbacks: readonly string[];
+}
+
+/** Options of an executor. */
+export interface ExecutorOptions {
+  readonly backend: Backend;
+  readonly threads?: number;
+  readonly profile?: boolean;
+}
+
+/** A value scope: names bound in this graph activation, falling back to the enclosing one. */
+class Scope {
+  readonly values = new Map<string, Tensor>();
+  constructor(
+    readonly graph: Graph,
+    readonly parent: Scope | undefined,
+  ) {}
+
+  lookup(name: string): Tensor | undefined {
+    for (let s: Scope | undefined = this; s; s = s.parent) {
+      const v = s.values.get(name);
+      if (v) return v;
+      const init = s.graph.initializers.get(name);
+      if (init) return init;
+    }
+    return undefined;
+  }
+}
+
+interface RunState {
+  live: number;
+  peak: number;
+  timings?: NodeTiming[];
+  fallbacks: Set<string>;
+}
+
+function bytesOf(t: Tensor): number {
+  return t.size * bytesPerElement(t.type);
+}
+
+/** Runs graphs of one model with fixed options. Plans are cached per graph and output set. */
+export class Executor {
+  private readonly plans = new WeakMap<Graph, Map<string, ExecutionPlan>>();
+  private state: RunState = { live: 0, peak: 0, fallbacks: new Set() };
+
+  constructor(
+    /** Opset per domain of the model. */
+    private readonly opsets: ReadonlyMap<string, number>,
+    private readonly options: ExecutorOptions,
+  ) {}
+
+  private plan(g: Graph, outputs?: readonly string[]): ExecutionPlan {
+    let byOutputs = this.plans.get(g);
+    if (!byOutputs) {
+      byOutputs = new Map();
+      this.plans.set(g, byOutputs);
+    }
+    const key = outputs ? outputs.join('\u0000') : '\u0001all';
+    let p = byOutputs.get(key);
+    if (!p) {
+      // subgraph names were validated when the session was created; here any outer name is acceptable
+      p = planGraph(g, new AnyName(), outputs);
+      byOutputs.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Run the main graph with `feeds` (name -> tensor; also overrides initializers of the same name) and
+   * return the requested outputs. Feeds are not disposed; returned tensors belong to the caller.
+   */
+  run(graph: Graph, feeds: ReadonlyMap<string, Tensor>, outputs: readonly string[]): { outputs: Tensor[]; stats: RunStats } {
+    this.state = { live: 0, peak: 0, timings: this.options.profile ? [] : undefined, fallbacks: new Set() };
+    const start = performance.now();
+    const result = this.runGraph(graph, feeds, undefined, this.opsets, outputs, '');
+    const stats: RunStats = {
+      peakLiveBytes: this.state.peak,
+      totalMs: performance.now() - start,
+      nodes: this.state.timings,
+      cpuFallbacks: [...this.state.fallbacks],
+    };
+    return { outputs: result, stats };
+  }
+
+  private runGraph(
+    g: Graph,
+    bindings: ReadonlyMap<string, Tensor>,
+    parent: Scope | undefined,
+    opsets: ReadonlyMap<string, number>,
+    outputs: readonly string[] | undefined,
+    prefix: string,
+  ): Tensor[] {
+    const plan = this.plan(g, outputs);
+    const scope = new Scope(g, parent);
+    for (const [k, v] of bindings) scope.values.set(k, v);
+    const produced = new Set<string>();
+    const st = this.state;
+    try {
+      for (const step of plan.steps) {
+        const node = step.node;
+        const inputs = node.inputs.map((name) => {
+          if (!name) return undefined;
+          const t = scope.lookup(name);
+          if (!t && !g.inputs.some((i) => i.name === name)) {
+            throw new GraphError(`node ${node.label}: value '${name}' is not available when the node runs`);
+          }
+          return t;
+        });
+        const t0 = st.timings ? performance.now() : 0;
+        const results = this.runNode(node, inputs, scope, opsets, prefix);
+        if (st.timings) st.timings.push({ node: prefix + node.name, opType: node.opType, ms: performance.now() - t0 });
+        for (let i = 0; i < results.length; i++) {
+          const t = results[i]!;
+          const name = node.outputs[i];
+          if (!name) {
+            t.dispose();
+            continue;
+          }
+          scope.values.set(name, t);
+          produced.add(name);
+          st.live += bytesOf(t);
+        }
+        if (st.live > st.peak) st.peak = st.live;
+        for (const name of step.release) {
+          const t = scope.values.get(name);
+          if (!t) continue;
+          st.live -= bytesOf(t);
+          t.dispose();
+          scope.values.delete(name);
+          produced.delete(name);
+        }
+      }
+      const result: Tensor[] = [];
+      const handedOut = new Set<string>();
+      for (const name of plan.outputs) {
+        const t = scope.lookup(name);
+        if (!t) throw new GraphError(`graph '${g.name}': output '${name}' was not produced`);
+        if (produced.has(name) && !handedOut.has(name)) {
+          handedOut.add(name);
+          st.live -= bytesOf(t);
+          result.push(t);
+        } else {
+          result.push(t.reshape(t.dims));
+        }
+      }
+      for (const name of handedOut) scope.values.delete(name);
+      return result;
+    } finally {
+      // on success only handed-out outputs were removed; on error free everything this activation made
+      for (const name of produced) {
+        const t = scope.values.get(name);
+        if (t) {
+          st.live -= bytesOf(t);
+          t.dispose();
+        }
+      }
+    }
+  }
+
+  private runNode(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): Tensor[] {
+    const opset = opsets.get(node.domain);
+    if (node.functionBody) {
+      const body = node.functionBody;
+      const bindings = new Map<string, Tensor>();
+      body.graph.inputs.forEach((formal, i) => {
+        const t = inputs[i];
+        if (t) bindings.set(formal.name, t);
+      });
+      const wanted = body.graph.outputs.slice(0, node.outputs.length).map((o) => o.name);
+      return this.runGraph(body.graph, bindings, undefined, body.opsets, wanted, `${prefix}${node.name}/`);
+    }
+    if (opset === undefined) {
+      throw new GraphError(`node ${node.label}: domain '${node.domain || 'ai.onnx'}' is not in the model's opset_import`);
+    }
+    if (node.domain === '') {
+      if (node.opType === 'If') return this.runIf(node, inputs, scope, opsets, prefix);
+      if (node.opType === 'Loop') return this.runLoop(node, inputs, scope, opsets, prefix);
+      if (node.opType === 'Scan') return this.runScan(node, inputs, scope, opsets, prefix, opset);
+    }
+    let backend = this.options.backend;
+    if (backend !== 'cpu' && !hasKernel(node.opType, backend, node.domain) && hasKernel(node.opType, 'cpu', node.domain)) {
+      this.state.fallbacks.add(node.name);
+      backend = 'cpu';
+    }
+    try {
+      // trailing outputs named '' are omitted optional outputs: do not ask for them
+      let numOutputs = node.outputs.length;
+      while (numOutputs > 0 && !node.outputs[numOutputs - 1]) numOutputs--;
+      const out = runOp(node.opType, inputs, node.attrs, { opset, domain: node.domain, node: node.name, backend, threads: this.options.threads, numOutputs });
+      return checkCount(node, out, numOutputs, 'operator');
+    } catch (e) {
+      if (e instanceof TesseraError) throw e;
+      const err = new KernelError(`node ${node.label}: ${e instanceof Error ? e.message : String(e)}`);
+      (err as { cause?: unknown }).cause = e;
+      throw err;
+    }
+  }
+
+  private subgraphAttr(node: Node, name: string): Graph {
+    const g = node.attrs[name];
+    if (!(g instanceof Graph)) throw new GraphError(`node ${node.label}: attribute '${name}' must be a graph`);
+    return g;
+  }
+
+  private runIf(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): Tensor[] {
+    const cond = inputs[0];
+    if (!cond) throw new GraphError(`node ${node.label}: If needs the 'cond' input`);
+    if (cond.size !== 1) throw new GraphError(`node ${node.label}: If 'cond' has shape ${fmtShape(cond.dims)}; expected a single element`);
+    const branch = this.subgraphAttr(node, truthy(cond) ? 'then_branch' : 'else_branch');
+    const out = this.runGraph(branch, new Map(), scope, opsets, undefined, `${prefix}${node.name}/`);
+    return checkCount(node, out, node.outputs.length, 'branch');
+  }
+
+  private runLoop(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): Tensor[] {
+    const body = this.subgraphAttr(node, 'body');
+    const [maxTripT, condT, ...initial] = inputs;
+    const nCarried = initial.length;
+    const bodyIn = body.inputs;
+    const bodyOut = body.outputs;
+    if (bodyIn.length !== nCarried + 2) {
+      throw new GraphError(`node ${node.label}: Loop body has ${bodyIn.length} inputs; expected ${nCarried + 2} (iteration, condition, ${nCarried} carried)`);
+    }
+    if (bodyOut.length < nCarried + 1) {
+      throw new GraphError(`node ${node.label}: Loop body has ${bodyOut.length} outputs; expected at least ${nCarried + 1}`);
+    }
+    initial.forEach((t, i) => {
+      if (!t) throw new GraphError(`node ${node.label}: Loop carried input ${i} is missing`);
+    });
+    const nScan = bodyOut.length - 1 - nCarried;
+    let maxTrip = Number.POSITIVE_INFINITY;
+    if (maxTripT) {
+      const v = maxTripT.item();
+      maxTrip = Number(v);
+    }
+    let cond = condT ? truthy(condT) : true;
+    let carried = initial as Tensor[];
+    let ownCarried = false;
+    const scans: Tensor[][] = Array.from({ length: nScan }, () => []);
+    const subPrefix = `${prefix}${node.name}/`;
+    try {
+      for (let i = 0; i < maxTrip && cond; i++) {
+        const iterT = new Tensor('int64', new BigInt64Array([BigInt(i)]), []);
+        const condIn = new Tensor('bool', new Uint8Array([1]), []);
+        const bindings = new Map<string, Tensor>([
+          [bodyIn[0]!.name, iterT],
+          [bodyIn[1]!.name, condIn],
+        ]);
+        carried.forEach((t, j) => bindings.set(bodyIn[j + 2]!.name, t));
+        let out: Tensor[];
+        try {
+          out = this.runGraph(body, bindings, scope, opsets, undefined, subPrefix);
+        } finally {
+          iterT.dispose();
+          condIn.dispose();
+        }
+        if (ownCarried) for (const t of carried) t.dispose();
+        cond = truthy(out[0]!);
+        out[0]!.dispose();
+        carried = out.slice(1, 1 + nCarried);
+        ownCarried = true;
+        for (let k = 0; k < nScan; k++) scans[k]!.push(out[1 + nCarried + k]!);
+      }
+      const final = ownCarried ? carried : carried.map((t) => t.reshape(t.dims));
+      ownCarried = false;
+      const stacked = scans.map((list, k) => (list.length ? stack(list, 0, node) : emptyScanOutput(bodyOut[1 + nCarried + k]!.type)));
+      return [...final, ...stacked].slice(0, node.outputs.length);
+    } finally {
+      if (ownCarried) for (const t of carried) t.dispose();
+      for (const list of scans) for (const t of list) t.dispose();
+    }
+  }
+
+  private runScan(
+    node: Node,
+    inputs: (Tensor | undefined)[],
+    scope: Scope,
+    opsets: ReadonlyMap<string, number>,
+    prefix: string,
+    opset: number,
+  ): Tensor[] {
+    const body = this.subgraphAttr(node, 'body');
+    const m = num(node.attrs['num_scan_inputs']);
+    if (m === undefined) throw new GraphError(`node ${node.label}: Scan needs the 'num_scan_inputs' attribute`);
+    if (opset < 9) return this.runScan8(node, inputs, body, m, scope, opsets, prefix);
+    const n = inputs.length - m;
+    if (n < 0) throw new GraphError(`node ${node.label}: Scan has ${inputs.length} inputs but num_scan_inputs is ${m}`);
+    const states = inputs.slice(0, n) as Tensor[];
+    const scanIns = inputs.slice(n) as Tensor[];
+    [...states, ...scanIns].forEach((t, i) => {
+      if (!t) throw new GraphError(`node ${node.label}: Scan input ${i} is missing`);
+    });
+    const k = body.outputs.length - n;
+    const inAxes = ints(node.attrs['scan_input_axes'], m, 0);
+    const inDirs = ints(node.attrs['scan_input_directions'], m, 0);
+    const outAxes = ints(node.attrs['scan_output_axes'], k, 0);
+    const outDirs = ints(node.attrs['scan_output_directions'], k, 0);
+    return this.scanLoop(node, body, states, scanIns, inAxes, inDirs, outAxes, outDirs, scope, opsets, prefix);
+  }
+
+  /** Scan-8: a leading batch axis on every input, optional sequence_lens first. Runs Scan-9 per batch item. */
+  private runScan8(
+    node: Node,
+    inputs: (Tensor | undefined)[],
+    body: Graph,
+    m: number,
+    scope: Scope,
+    opsets: ReadonlyMap<string, number>,
+    prefix: string,
+  ): Tensor[] {
+    const seqLens = inputs[0];
+    const rest = inputs.slice(1) as Tensor[];
+    const n = rest.length - m;
+    if (n < 0) throw new GraphError(`node ${node.label}: Scan has ${rest.length} inputs but num_scan_inputs is ${m}`);
+    rest.forEach((t, i) => {
+      if (!t) throw new GraphError(`node ${node.label}: Scan input ${i + 1} is missing`);
+    });
+    const batch = rest[0]?.dims[0] ?? 0;
+    for (const t of rest) {
+      if (t.dims[0] !== batch) throw new GraphError(`node ${node.label}: Scan-8 inputs must share the batch dim ${batch}; got ${fmtShape(t.dims)}`);
+    }
+    const dirs = ints(node.attrs['directions'], m, 0);
+    const k = body.outputs.length - n;
+    const perBatch: Tensor[][] = [];
+    try {
+      for (let b = 0; b < batch; b++) {
+        const pick = (t: Tensor): Tensor => takeAlong(t, 0, b);
+        const states = rest.slice(0, n).map(pick);
+        let scanIns = rest.slice(n).map(pick);
+        if (seqLens) {
+          const len = Number(seqLens.numbers()[b]);
+          const full = scanIns[0]?.dims[0] ?? 0;
+          if (len !== full) {
+            const cut = scanIns.map((t) => t.slice([0], [len], [0]).contiguous());
+            for (const t of scanIns) t.dispose();
+            scanIns = cut;
+          }
+        }
+        try {
+          perBatch.push(this.scanLoop(node, body, states, scanIns, new Array<number>(m).fill(0), dirs, new Array<number>(k).fill(0), new Array<number>(k).fill(0), scope, opsets, prefix));
+        } finally {
+          for (const t of [...states, ...scanIns]) t.dispose();
+        }
+      }
+      const outCount = n + k;
+      const result: Tensor[] = [];
+      for (let o = 0; o < outCount; o++) {
+        result.push(batch > 0 ? stack(perBatch.map((r) => r[o]!), 0, node) : emptyScanOutput(body.outputs[o]?.type));
+      }
+      return result.slice(0, node.outputs.length);
+    } finally {
+      for (const r of perBatch) for (const t of r) t.dispose();
+    }
+  }
+
+  private scanLoop(
+    node: Node,
+    body: Graph,
+    initialStates: Tensor[],
+    scanIns: Tensor[],
+    inAxes: number[],
+    inDirs: number[],
+    outAxes: number[],
+    outDirs: number[],
+    scope: Scope,
+    opsets: ReadonlyMap<string, number>,
+    prefix: string,
+  ): Tensor[] {
+    const n = initialStates.length;
+    const m = scanIns.length;
+    if (body.inputs.length !== n + m) throw new GraphError(`node ${node.label}: Scan body has ${body.inputs.length} inputs; expected ${n + m}`);
+    const axes = scanIns.map((t, i) => normAxis(inAxes[i]!, t.rank, node));
+    let seqLen = -1;
+    scanIns.forEach((t, i) => {
+      const len = t.dims[axes[i]!]!;
+      if (seqLen < 0) seqLen = len;
+      else if (len !== seqLen) throw new GraphError(`node ${node.label}: Scan inputs disagree on the sequence length (${seqLen} vs ${len} for input ${n + i})`);
+    });
+    if (seqLen < 0) seqLen = 0;
+    const k = body.outputs.length - n;
+    let states = initialStates;
+    let ownStates = false;
+    const outs: Tensor[][] = Array.from({ length: k }, () => []);
+    const subPrefix = `${prefix}${node.name}/`;
+    try {
+      for (let step = 0; step < seqLen; step++) {
+        const bindings = new Map<string, Tensor>();
+        states.forEach((t, j) => bindings.set(body.inputs[j]!.name, t));
+        const slices = scanIns.map((t, i) => takeAlong(t, axes[i]!, inDirs[i] ? seqLen - 1 - step : step));
+        slices.forEach((t, i) => bindings.set(body.inputs[n + i]!.name, t));
+        let out: Tensor[];
+        try {
+          out = this.runGraph(body, bindings, scope, opsets, undefined, subPrefix);
+        } finally {
+          for (const t of slices) t.dispose();
+        }
+        if (ownStates) for (const t of states) t.dispose();
+        states = out.slice(0, n);
+        ownStates = true;
+        for (let j = 0; j < k; j++) outs[j]!.push(out[n + j]!);
+      }
+      const finalStates = ownStates ? states : states.map((t) => t.reshape(t.dims));
+      ownStates = false;
+      const stacked = outs.map((list, j) => {
+        if (list.length === 0) return emptyScanOutput(body.outputs[n + j]?.type);
+        const ordered = outDirs[j] ? [...list].reverse() : list;
+        const rank = list[0]!.rank + 1;
+        return stack(ordered, normAxis(outAxes[j]!, rank, node), node);
+      });
+      return [...finalStates, ...stacked];
+    } finally {
+      if (ownStates) for (const t of states) t.dispose();
+      for (const list of outs) for (const t of list) t.dispose();
+    }
+  }
+}
+
+/** A set that contains every name (outer scopes were validated at session creation). */
+class AnyName extends Set<string> {
+  override has(): boolean {
+    return true;
+  }
+}
+
+function truthy(t: Tensor): boolean {
+  const v = t.data[0];
+  return typeof v === 'bigint' ? v !== 0n : !!v;
+}
+
+function num(v: AttrValue | undefined): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}
+
+function ints(v: AttrValue | undefined, count: number, dflt: number): number[] {
+  if (Array.isArray(v)) return (v as number[]).slice(0, count).concat(new Array<number>(Math.max(0, count - v.length)).fill(dflt));
+  return new Array<number>(count).fill(dflt);
+}
+
+function normAxis(axis: number, rank: number, node: Node): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) throw new GraphError(`node ${node.label}: axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+function checkCount(node: Node, out: Tensor[], want: number, what: string): Tensor[] {
+  if (out.length < want) {
+    for (const t of out) t.dispose();
+    throw new GraphError(`node ${node.label}: the ${what} produced ${out.length} output(s); the node asks for ${want} (${node.outputs.slice(0, want).map((o) => `'${o}'`).join(', ')})`);
+  }
+  for (let i = want; i < out.length; i++) out[i]!.dispose();
+  return out.slice(0, want);
+}
+
+/** The sub-tensor at `index` along `axis`, with that axis removed (a contiguous copy). */
+function takeAlong(t: Tensor, axis: number, index: number): Tensor {
+  const view = t.slice([index], [index + 1], [axis]);
+  const dims = t.dims.filter((_, i) => i !== axis);
+  const out = new Tensor(t.type, view.data.slice() as TypedArray, dims);
+  view.dispose();
+  return out;
+}
+
+/** Stack same-shaped tensors along a new axis `axis`. */
+export function stack(list: readonly Tensor[], axis: number, node?: Node): Tensor {
+  const first = list[0]!;
+  for (const t of list) {
+    if (t.type !== first.type || !shapesEqual(t.dims, first.dims)) {
+      throw new GraphError(`${node ? `node ${node.label}: ` : ''}cannot stack ${t.type} ${fmtShape(t.dims)} with ${first.type} ${fmtShape(first.dims)} (scan outputs must agree across iterations)`);
+    }
+  }
+  const size = first.size;
+  const out = allocate(first.type, size * list.length) as TypedArray;
+  list.forEach((t, i) => (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(t.data, i * size));
+  const stacked = new Tensor(first.type, out, [list.length, ...first.dims]);
+  if (axis === 0) return stacked;
+  const perm = [...Array(first.rank + 1).keys()].slice(1);
+  perm.splice(axis, 0, 0);
+  const moved = stacked.transpose(perm);
+  const result = moved.contiguous();
+  if (result !== moved) moved.dispose();
+  stacked.dispose();
+  return result;
+}
+
+/** A zero-iteration scan output: [0, ...declared dims] when the body declares them, else [0]. */
+function emptyScanOutput(type: Graph['outputs'][number]['type']): Tensor {
+  const dtype: DataType = type?.kind === 'tensor' ? type.dtype : 'float32';
+  const dims = type?.kind === 'tensor' && type.shape && type.shape.every((d) => typeof d === 'number') ? (type.shape as number[]) : [];
+  return new Tensor(dtype, allocate(dtype, 0) as TypedArray, [0, ...dims]);
+}

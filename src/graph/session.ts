@@ -1,0 +1,317 @@
+/**
+ * InferenceSession: load an ONNX model and run it, with the shape of onnxruntime-web's API
+ * (`InferenceSession.create`, `inputNames`, `outputNames`, `inputMetadata`, `run(feeds, fetches?)`,
+ * `release()`), so code can switch between the two by changing the import.
+ *
+ * Creation decodes the bytes, builds the IR, refuses what Tessera cannot run (UnsupportedModelError listing
+ * every missing operator and unsupported type at once) and validates the graph structure by planning it and
+ * every subgraph. `run` checks the feeds against the declared inputs (names, dtypes, ranks, static dims, and
+ * that each symbolic dim takes one value across all inputs) before executing anything.
+ */
+import { readFileSync } from 'node:fs';
+import '../kernels/cpu/index.js';
+import '../ops/index.js';
+import { dirname, resolve } from 'node:path';
+import { hasKernel, type Backend } from '../kernels/registry.js';
+import { findSchema } from '../ops/schema.js';
+import { TesseraError } from '../tensor/errors.js';
+import { fmtShape } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { InputValidationError, ModelFormatError, UnsupportedModelError } from './errors.js';
+import { Executor, type RunStats } from './executor.js';
+import { buildModel, type Dim, type Graph, type Model, type ValueInfo, type ValueType } from './ir.js';
+import { decodeModel } from './onnx/decode.js';
+import { planGraph, scopeNames } from './plan.js';
+
+/** Graph optimization levels, as onnxruntime names them. */
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+/** Options of InferenceSession.create. */
+export interface SessionOptions {
+  /** Compute backend (default 'cpu'). Nodes without a kernel there run on the CPU (see RunStats.cpuFallbacks). */
+  backend?: Backend;
+  /** onnxruntime-style alias of `backend`: the first of 'cpu' / 'gpu' (or 'webgl' = 'gpu') is used. */
+  executionProviders?: readonly string[];
+  /** Threads kernels may use (default: the global setting of setDefaultThreads). */
+  threads?: number;
+  /** onnxruntime-style alias of `threads`. */
+  intraOpNumThreads?: number;
+  /**
+   * Which graph rewrites may run before execution. Tessera's executor runs the graph as written; rewrite
+   * passes register under these levels, and 'disabled' guarantees none runs (bit-exact debugging).
+   */
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** 0 verbose, 1 info, 2 warning (default), 3 error, 4 fatal: load notes are printed at 'warning' and below. */
+  logSeverity?: 0 | 1 | 2 | 3 | 4;
+  /** onnxruntime-style alias of `logSeverity`. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** Record per-node timings on every run (see `lastRunStats`). */
+  enableProfiling?: boolean;
+  /** Folder for external tensor data when the model is given as bytes (a path sets it to the model's folder). */
+  externalDataFolder?: string;
+}
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Record per-node timings for this run. */
+  profile?: boolean;
+}
+
+/** Metadata of a model input or output. */
+export interface ValueMetadata {
+  readonly name: string;
+  readonly isTensor: boolean;
+  /** Element type ('float32', ...); undefined when the model does not declare it. */
+  readonly type?: string;
+  /** Declared dims: numbers, symbolic names, or null for unknown. Undefined when the rank is not declared. */
+  readonly shape?: readonly Dim[];
+}
+
+/** Keys of RunOptions (and of onnxruntime's RunOptions, accepted and ignored), to tell options from fetches. */
+const RUN_OPTION_KEYS = new Set(['profile', 'logSeverityLevel', 'logVerbosityLevel', 'tag', 'terminate', 'extra']);
+
+/** Operators the executor runs itself (they execute subgraphs). */
+const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan']);
+
+function fmtDims(shape: readonly Dim[] | undefined): string {
+  if (!shape) return 'any shape';
+  return `[${shape.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
+}
+
+function fmtType(t: ValueType | undefined): string {
+  if (!t) return 'a tensor of any type';
+  if (t.kind === 'unsupported') return t.description;
+  return `${t.dtype} ${fmtDims(t.shape)}`;
+}
+
+/** A loaded model ready to run. */
+export class InferenceSession {
+  /** Names of the inputs a caller must feed (initializer-backed inputs are optional and not listed). */
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ValueMetadata[];
+  readonly outputMetadata: readonly ValueMetadata[];
+  /** Notes from loading (e.g. bfloat16 initializers widened to float32). */
+  readonly notes: readonly string[];
+  /** Statistics of the last completed run. */
+  lastRunStats?: RunStats;
+
+  private readonly executor: Executor;
+  private readonly inputsByName: ReadonlyMap<string, ValueInfo>;
+  private released = false;
+  private readonly profile: boolean;
+
+  private constructor(
+    /** The decoded model. */
+    readonly model: Model,
+    readonly options: Readonly<SessionOptions>,
+  ) {
+    const g = model.graph;
+    this.inputsByName = new Map(g.inputs.map((i) => [i.name, i]));
+    this.inputNames = Object.freeze(g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name));
+    this.outputNames = Object.freeze(g.outputs.map((o) => o.name));
+    const meta = (v: ValueInfo): ValueMetadata => ({
+      name: v.name,
+      isTensor: v.type?.kind !== 'unsupported',
+      type: v.type?.kind === 'tensor' ? v.type.dtype : undefined,
+      shape: v.type?.kind === 'tensor' ? v.type.shape : undefined,
+    });
+    this.inputMetadata = Object.freeze(g.inputs.filter((i) => !g.initializers.has(i.name)).map(meta));
+    this.outputMetadata = Object.freeze(g.outputs.map(meta));
+    this.notes = model.notes;
+    const backend = resolveBackend(options);
+    this.profile = options.enableProfiling ?? false;
+    this.executor = new Executor(model.opsets, { backend, threads: options.threads ?? options.intraOpNumThreads, profile: this.profile });
+  }
+
+  /** Load a model from a file path or its bytes. */
+  static async create(model: string | Uint8Array | ArrayBuffer, options: SessionOptions = {}): Promise<InferenceSession> {
+    return InferenceSession.createSync(model, options);
+  }
+
+  /** Synchronous `create` (used by tests and tools that run many small models). */
+  static createSync(model: string | Uint8Array | ArrayBuffer, options: SessionOptions = {}): InferenceSession {
+    checkOptions(options);
+    let bytes: Uint8Array;
+    let folder = options.externalDataFolder;
+    if (typeof model === 'string') {
+      try {
+        bytes = readFileSync(model);
+      } catch (e) {
+        throw new ModelFormatError(`cannot read model file '${model}': ${(e as Error).message}`);
+      }
+      folder = dirname(resolve(model));
+    } else if (model instanceof Uint8Array) bytes = model;
+    else if (model instanceof ArrayBuffer) bytes = new Uint8Array(model);
+    else throw new ModelFormatError('InferenceSession.create: expected a path, a Uint8Array or an ArrayBuffer');
+    const proto = decodeModel(bytes);
+    const built = buildModel(proto, { externalDataFolder: folder });
+    checkSupported(built, resolveBackend(options));
+    validateStructure(built.graph, new Set());
+    const severity = options.logSeverity ?? options.logSeverityLevel ?? 2;
+    if (severity <= 2) for (const note of built.notes) console.warn(`tessera: ${note}`);
+    return new InferenceSession(built, options);
+  }
+
+  /**
+   * Run the model. `fetches` picks outputs (names, or an object whose keys are names, as onnxruntime-web
+   * accepts); by default all outputs are returned. Returned tensors belong to the caller.
+   */
+  async run(feeds: Readonly<Record<string, Tensor>>, fetches?: readonly string[] | Readonly<Record<string, unknown>> | RunOptions, options?: RunOptions): Promise<Record<string, Tensor>> {
+    return this.runSync(feeds, fetches, options);
+  }
+
+  /** Synchronous `run`. */
+  runSync(feeds: Readonly<Record<string, Tensor>>, fetches?: readonly string[] | Readonly<Record<string, unknown>> | RunOptions, options?: RunOptions): Record<string, Tensor> {
+    if (this.released) throw new TesseraError('InferenceSession.run: the session was released');
+    let names: readonly string[] = this.outputNames;
+    let opts = options;
+    if (Array.isArray(fetches)) names = fetches as readonly string[];
+    else if (fetches && typeof fetches === 'object') {
+      // run(feeds, options) vs run(feeds, fetchesObject): options have only RunOptions keys, none an output name
+      const keys = Object.keys(fetches);
+      const isOptions = keys.every((k) => RUN_OPTION_KEYS.has(k) && !this.outputNames.includes(k));
+      if (isOptions) opts = fetches as RunOptions;
+      else if (keys.length > 0) names = keys;
+    }
+    for (const n of names) {
+      if (!this.outputNames.includes(n)) {
+        throw new InputValidationError(`unknown output '${n}' requested; the model's outputs are: ${this.outputNames.join(', ')}`);
+      }
+    }
+    const feedMap = this.validateFeeds(feeds);
+    const executor = opts?.profile && !this.profile ? new Executor(this.model.opsets, { ...executorOptions(this.options), profile: true }) : this.executor;
+    const { outputs, stats } = executor.run(this.model.graph, feedMap, names);
+    this.lastRunStats = stats;
+    const result: Record<string, Tensor> = {};
+    names.forEach((n, i) => (result[n] = outputs[i]!));
+    return result;
+  }
+
+  private validateFeeds(feeds: Readonly<Record<string, Tensor>>): Map<string, Tensor> {
+    if (feeds === null || typeof feeds !== 'object') throw new InputValidationError('feeds must be an object mapping input names to Tensors');
+    const g = this.model.graph;
+    const out = new Map<string, Tensor>();
+    const symbols = new Map<string, { value: number; input: string }>();
+    for (const [name, t] of Object.entries(feeds)) {
+      const info = this.inputsByName.get(name);
+      if (!info) {
+        throw new InputValidationError(`unknown input '${name}'; the model's inputs are: ${this.inputNames.map((n) => `'${n}'`).join(', ') || 'none'}`);
+      }
+      const expected = `expected ${fmtType(info.type)}`;
+      if (!(t instanceof Tensor)) throw new InputValidationError(`input '${name}' is not a Tensor; ${expected}`);
+      if (t.disposed) throw new InputValidationError(`input '${name}' was disposed; ${expected}`);
+      const type = info.type;
+      if (type?.kind === 'tensor') {
+        if (t.type !== type.dtype) throw new InputValidationError(`input '${name}' has type ${t.type}; ${expected}`);
+        const shape = type.shape;
+        if (shape) {
+          if (t.rank !== shape.length) {
+            throw new InputValidationError(`input '${name}' has shape ${fmtShape(t.dims)} (rank ${t.rank}); ${expected} (rank ${shape.length})`);
+          }
+          shape.forEach((d, i) => {
+            const got = t.dims[i]!;
+            if (typeof d === 'number' && d >= 0 && got !== d) {
+              throw new InputValidationError(`input '${name}' has shape ${fmtShape(t.dims)}; ${expected} (dim ${i} must be ${d})`);
+            }
+            if (typeof d === 'string') {
+              const prev = symbols.get(d);
+              if (prev && prev.value !== got) {
+                throw new InputValidationError(
+                  `input '${name}' has shape ${fmtShape(t.dims)}; ${expected}, but dim ${i} '${d}' is ${got} here and ${prev.value} in input '${prev.input}'`,
+                );
+              }
+              if (!prev) symbols.set(d, { value: got, input: name });
+            }
+          });
+        }
+      }
+      out.set(name, t);
+    }
+    const missing = g.inputs.filter((i) => !out.has(i.name) && !g.initializers.has(i.name));
+    if (missing.length) {
+      throw new InputValidationError(`missing input${missing.length > 1 ? 's' : ''}: ${missing.map((i) => `'${i.name}' (${fmtType(i.type)})`).join(', ')}`);
+    }
+    return out;
+  }
+
+  /** Free the model's tensors. The session cannot run afterwards. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    disposeGraph(this.model.graph);
+  }
+}
+
+function checkOptions(o: SessionOptions): void {
+  const level = o.graphOptimizationLevel;
+  if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
+    throw new TesseraError(`graphOptimizationLevel must be 'disabled', 'basic', 'extended' or 'all', got '${String(level)}'`);
+  }
+  const threads = o.threads ?? o.intraOpNumThreads;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TesseraError(`threads must be a positive integer, got ${threads}`);
+  resolveBackend(o);
+}
+
+function resolveBackend(o: SessionOptions): Backend {
+  if (o.backend) {
+    if (o.backend !== 'cpu' && o.backend !== 'gpu') throw new TesseraError(`backend must be 'cpu' or 'gpu', got '${String(o.backend)}'`);
+    return o.backend;
+  }
+  for (const ep of o.executionProviders ?? []) {
+    const name = String(typeof ep === 'object' && ep !== null ? (ep as { name?: unknown }).name : ep).toLowerCase();
+    if (name === 'cpu' || name === 'wasm') return 'cpu';
+    if (name === 'gpu' || name === 'webgl' || name === 'webgpu') return 'gpu';
+  }
+  return 'cpu';
+}
+
+function executorOptions(o: SessionOptions): { backend: Backend; threads?: number } {
+  return { backend: resolveBackend(o), threads: o.threads ?? o.intraOpNumThreads };
+}
+
+function disposeGraph(g: Graph): void {
+  for (const t of g.initializers.values()) t.dispose();
+  for (const n of g.nodes) {
+    for (const v of Object.values(n.attrs)) {
+      if (v instanceof Tensor) v.dispose();
+      else if (Array.isArray(v)) for (const x of v) if (x instanceof Tensor) x.dispose();
+    }
+    for (const sub of n.subgraphs()) disposeGraph(sub);
+    if (n.functionBody) disposeGraph(n.functionBody.graph);
+  }
+}
+
+/**
+ * Refuse a model Tessera cannot run, listing every reason: operators with no schema or no kernel (on the
+ * backend or the CPU), and values of types Tessera has no tensor for.
+ */
+export function checkSupported(model: Model, backend: Backend): void {
+  const problems = new Set<string>();
+  const visit = (g: Graph, opsets: ReadonlyMap<string, number>): void => {
+    const typed = [...g.inputs, ...g.outputs, ...g.valueInfo.values()];
+    for (const v of typed) if (v.type?.kind === 'unsupported') problems.add(`value '${v.name}' has type ${v.type.description}`);
+    for (const n of g.nodes) {
+      const op = `${n.domain ? `${n.domain}.` : ''}${n.opType}`;
+      if (n.functionBody) visit(n.functionBody.graph, n.functionBody.opsets);
+      else if (n.domain === '' && CONTROL_FLOW.has(n.opType)) {
+        /* run by the executor */
+      } else if (!findSchema(n.opType, n.domain)) problems.add(`operator ${op} has no schema`);
+      else if (!hasKernel(n.opType, backend, n.domain) && !hasKernel(n.opType, 'cpu', n.domain)) problems.add(`operator ${op} has no kernel`);
+      else if (!opsets.has(n.domain)) throw new ModelFormatError(`node ${n.label}: domain '${n.domain}' is not in the model's opset_import`);
+      for (const sub of n.subgraphs()) visit(sub, opsets);
+    }
+  };
+  visit(model.graph, model.opsets);
+  if (problems.size) throw new UnsupportedModelError(`model not supported: ${[...problems].join('; ')}`);
+}
+
+/** Plan the graph and every subgraph once, so structural errors surface at load time. */
+function validateStructure(g: Graph, outer: ReadonlySet<string>): void {
+  planGraph(g, outer);
+  const visible = scopeNames(g, outer);
+  for (const n of g.nodes) {
+    for (const sub of n.subgraphs()) validateStructure(sub, visible);
+    if (n.functionBody) validateStructure(n.functionBody.graph, new Set());
+  }
+}
