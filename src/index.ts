@@ -5,7 +5,7 @@ import './kernels/cpu/index.js';
 
 export { Tensor, zeros, fromNumbers, type TensorData, type TensorLocation } from './tensor/tensor.js';
 export { type DataType, type TypedArray, DATA_TYPES } from './tensor/dtype.js';
-export { TesseraError, TensorError, OpValidationError, KernelNotFoundError, KernelError } from './tensor/errors.js';
+export { TesseraError, TensorError, OpValidationError, UnsupportedFeatureError, KernelNotFoundError, KernelError } from './tensor/errors.js';
 export { decodeFloat16, encodeFloat16 } from './tensor/float16.js';
 export * as ops from './ops/index.js';
 export { runOp, setDefaultThreads, getDefaultThreads, DEFAULT_OPSET, type RunOpOptions } from './ops/dispatch.js';

@@ -133,6 +133,14 @@ defineOp({
   outputs: ['Y'],
   types: { T: [...FLOAT_TYPES, 'int32', 'int64', 'uint32'] },
   attributes: { consumed_inputs: { kind: 'ints', ignored: true } },
+  normalize(inputs, attrs, ctx): Normalized {
+    // PRelu before opset 7 takes a per-channel slope of shape [C] for an (N, C, ...) input: align it with axis 1
+    const [x, slope] = inputs;
+    if (ctx.opset < 7 && x && slope && slope.rank === 1 && x.rank > 2 && slope.dims[0] === x.dims[1] && slope.size > 1) {
+      return { inputs: [x, slope.reshape([slope.size, ...new Array<number>(x.rank - 2).fill(1)])], attrs };
+    }
+    return { inputs, attrs };
+  },
   infer(inputs, _attrs, ctx) {
     const x = inputs[0]!;
     const slope = inputs[1]!;

@@ -11,6 +11,7 @@
  * Kernels: src/kernels/cpu/elementwise.ts.
  */
 import type { AttrValue, OutputSpec } from '../kernels/registry.js';
+import { UnsupportedFeatureError } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import { fromNumbers, Tensor } from '../tensor/tensor.js';
 import { runOp, runOp1 } from './dispatch.js';
@@ -92,12 +93,14 @@ defineOp({
     if (ratio && ratio.size !== 1) fail('Dropout', `input 'ratio' has shape ${fmtShape(ratio.dims)}; expected a scalar`, ctx);
     if (training) {
       if (training.size !== 1) fail('Dropout', `input 'training_mode' has shape ${fmtShape(training.dims)}; expected a scalar`, ctx);
-      if ((training.data as Uint8Array)[0] !== 0) {
-        fail('Dropout', "input 'training_mode' is true: training-mode dropout is not supported (Tessera runs inference only)", ctx);
+      // training mode with ratio 0 keeps every element, which is inference; any other ratio draws a random mask
+      const r = ratio ? ratio.numbers()[0]! : 0.5;
+      if ((training.data as Uint8Array)[0] !== 0 && r !== 0) {
+        throw new UnsupportedFeatureError(opLabel('Dropout', ctx), `input 'training_mode' is true with ratio ${r}: training-mode dropout draws a random mask, which Tessera (an inference runtime) does not implement`);
       }
     }
     if (ctx.opset < 7 && attrs['is_test'] !== 1) {
-      fail('Dropout', `opset ${ctx.opset} with is_test=${String(attrs['is_test'] ?? 0)} asks for training-mode dropout, which is not supported; set is_test=1`, ctx);
+      throw new UnsupportedFeatureError(opLabel('Dropout', ctx), `opset ${ctx.opset} with is_test=${String(attrs['is_test'] ?? 0)} asks for training-mode dropout, which Tessera does not implement; set is_test=1`);
     }
     // the mask is only computed when the caller asks for it (a graph node with two outputs, or eager calls)
     if (ctx.numOutputs === 1) return [{ type: x.type, dims: x.dims }];
@@ -107,6 +110,10 @@ defineOp({
     ];
   },
 });
+
+function opLabel(op: string, ctx: InferContext): string {
+  return ctx.node ? `${op} (node '${ctx.node}')` : op;
+}
 
 /** condition ? x : y elementwise, with all three broadcast together. */
 export function where(condition: Tensor, x: Tensor, y: Tensor): Tensor {

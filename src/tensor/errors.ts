@@ -25,6 +25,12 @@ export class OpValidationError extends TesseraError {
   }
 }
 
+/**
+ * A valid call that asks for something Tessera deliberately does not implement (e.g. training-mode Dropout
+ * with a random mask). Distinct from a malformed call; the conformance runner reports it as "unsupported".
+ */
+export class UnsupportedFeatureError extends OpValidationError {}
+
 /** No kernel is registered for an (operator, backend) pair. */
 export class KernelNotFoundError extends TesseraError {
   constructor(

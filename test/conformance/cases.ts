@@ -17,7 +17,7 @@ import { decodeModel, decodeTensorProto } from '../../src/graph/onnx/decode.js';
 import { tensorFromProto } from '../../src/graph/onnx/tensor-proto.js';
 import { InferenceSession } from '../../src/graph/session.js';
 import type { Backend } from '../../src/kernels/registry.js';
-import { KernelNotFoundError, OpValidationError } from '../../src/tensor/errors.js';
+import { KernelNotFoundError, OpValidationError, UnsupportedFeatureError } from '../../src/tensor/errors.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
 /** The conformance data folder (../shared/onnx-backend-tests beside the repository). */
@@ -111,7 +111,7 @@ class Mismatch extends Error {}
 
 /** Is `e` a refusal for a documented gap (unsupported) rather than a failure? */
 export function isUnsupported(e: unknown): boolean {
-  if (e instanceof UnsupportedModelError || e instanceof KernelNotFoundError) return true;
+  if (e instanceof UnsupportedModelError || e instanceof KernelNotFoundError || e instanceof UnsupportedFeatureError) return true;
   return e instanceof OpValidationError && /unknown operator/.test(e.message);
 }
 

@@ -1,3 +1,4 @@
+import { UnsupportedFeatureError } from '../../src/tensor/errors.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import '../../src/kernels/cpu/index.js';
@@ -188,7 +189,12 @@ describe('Dropout (inference)', () => {
   });
   it('training_mode false is accepted, true is refused', () => {
     expect(runOp('Dropout', [x, undefined, fromNumbers('bool', [0], [])])[0]!.dims).toEqual([2, 2]);
-    expect(() => runOp('Dropout', [x, undefined, fromNumbers('bool', [1], [])])).toThrow(/Dropout: input 'training_mode' is true: training-mode dropout is not supported/);
+    expect(() => runOp('Dropout', [x, undefined, fromNumbers('bool', [1], [])])).toThrow(UnsupportedFeatureError);
+    expect(() => runOp('Dropout', [x, undefined, fromNumbers('bool', [1], [])])).toThrow(/Dropout: input 'training_mode' is true with ratio 0.5: training-mode dropout draws a random mask/);
+    // ratio 0 keeps everything: training mode is then the identity with an all-true mask
+    const [y, mask] = runOp('Dropout', [x, fromNumbers('float32', [0], []), fromNumbers('bool', [1], [])]);
+    expect(Array.from(y!.data as Float32Array)).toEqual(Array.from(x.data as Float32Array));
+    expect(Array.from(mask!.data as Uint8Array).every((v) => v === 1)).toBe(true);
     expect(() => runOp('Dropout', [x, fromNumbers('float32', [0.1, 0.2], [2])])).toThrow(/ratio' has shape \[2\]; expected a scalar/);
   });
 });
