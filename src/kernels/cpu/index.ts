@@ -10,3 +10,4 @@ import './gather.js';
 import './rnn.js';
 import './quantize.js';
 import './fused.js';
+import './misc.js';

@@ -1,0 +1,4 @@
+/**
+ * CPU kernels of the further operators (being written).
+ */
+export {};

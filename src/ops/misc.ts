@@ -1,0 +1,4 @@
+/**
+ * Further operators (losses, attention, signal processing, detection utilities): being written.
+ */
+export {};
