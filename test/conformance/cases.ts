@@ -21,7 +21,22 @@ import { KernelNotFoundError, OpValidationError, UnsupportedFeatureError } from 
 import { Tensor } from '../../src/tensor/tensor.js';
 
 /** The conformance data folder (../shared/onnx-backend-tests beside the repository). */
-export const CONFORMANCE_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../shared/onnx-backend-tests');
+export const CONFORMANCE_ROOT = findConformanceRoot();
+
+/**
+ * Where ONNX's conformance data lives: $TESSERA_ONNX_TESTS when set, else ../shared/onnx-backend-tests beside
+ * the repository, else /work/shared/onnx-backend-tests (where the project's machines keep it, so a clone made
+ * elsewhere still finds it).
+ */
+function findConformanceRoot(): string {
+  const candidates = [
+    process.env['TESSERA_ONNX_TESTS'],
+    resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../shared/onnx-backend-tests'),
+    '/work/shared/onnx-backend-tests',
+  ];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  return candidates[1]!;
+}
 
 export const SUITES = ['node', 'simple', 'pytorch-operator', 'pytorch-converted', 'light'] as const;
 export type Suite = (typeof SUITES)[number];
