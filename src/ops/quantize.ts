@@ -302,6 +302,15 @@ const CONV_ATTRS = {
   group: { kind: 'int', default: 1 },
 } as const;
 
+/** Conv's normalize (kernel_shape from W, auto_pad resolved into pads) for a quantized conv with W at `wIndex`. */
+function normalizeAsConv(op: string, wIndex: number): NonNullable<OpSchema['normalize']> {
+  return (inputs, attrs, ctx): Normalized => {
+    const x = req(op, inputs, 0, 'x', ctx);
+    const w = req(op, inputs, wIndex, 'w', ctx);
+    return { inputs, attrs: asConv(op, () => convSchema().normalize!([x, w], attrs, ctx).attrs) };
+  };
+}
+
 function convIntegerCheck(op: string, x: Tensor, w: Tensor, attrs: Attrs, ctx: InferContext): readonly number[] {
   if (x.rank > 5) fail(op, `input 'x' has shape ${fmtShape(x.dims)}; Tessera supports 1 to 3 spatial axes`, ctx);
   return asConv(op, () => convSchema().infer([x, w], attrs, ctx)[0]!.dims);
@@ -318,11 +327,7 @@ defineOp({
   outputs: ['y'],
   types: { T1: ['int8', 'uint8'], T2: ['int8', 'uint8'] },
   attributes: CONV_ATTRS,
-  normalize(inputs, attrs, ctx): Normalized {
-    const x = req('ConvInteger', inputs, 0, 'x', ctx);
-    const w = req('ConvInteger', inputs, 1, 'w', ctx);
-    return { inputs, attrs: asConv('ConvInteger', () => convSchema().normalize!([x, w], attrs, ctx).attrs) };
-  },
+  normalize: normalizeAsConv('ConvInteger', 1),
   infer(inputs, attrs, ctx): OutputSpec[] {
     const op = 'ConvInteger';
     const x = inputs[0]!;
@@ -351,11 +356,7 @@ defineOp({
   outputs: ['y'],
   types: { T1: ['int8', 'uint8'], T2: ['int8', 'uint8'], T3: ['int8', 'uint8'], T4: ['int32'], TS: ['float32'] },
   attributes: CONV_ATTRS,
-  normalize(inputs, attrs, ctx): Normalized {
-    const x = req('QLinearConv', inputs, 0, 'x', ctx);
-    const w = req('QLinearConv', inputs, 3, 'w', ctx);
-    return { inputs, attrs: asConv('QLinearConv', () => convSchema().normalize!([x, w], attrs, ctx).attrs) };
-  },
+  normalize: normalizeAsConv('QLinearConv', 3),
   infer(inputs, attrs, ctx): OutputSpec[] {
     const op = 'QLinearConv';
     const x = inputs[0]!;

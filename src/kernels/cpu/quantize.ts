@@ -144,15 +144,19 @@ function batchOf(aDims: readonly number[], bDims: readonly number[]): number[] {
   return out;
 }
 
-const matMulInteger: Kernel = (inputs, _attrs, outputs) => {
-  const [a, b, azp, bzp] = inputs;
-  const ad = promote(a!.dims, 'a');
-  const bd = promote(b!.dims, 'b');
+/** Exact int32-valued accumulators (as float64) of a batched integer matmul with zero points subtracted. */
+function integerMatmulAccumulators(a: Tensor, b: Tensor, azp: Tensor | undefined, bzp: Tensor | undefined): { acc: Float64Array; m: number; n: number } {
+  const ad = promote(a.dims, 'a');
+  const bd = promote(b.dims, 'b');
   const m = ad[ad.length - 2]!;
   const k = ad[ad.length - 1]!;
   const n = bd[bd.length - 1]!;
-  const batch = batchOf(ad, bd);
-  const acc = integerMatmul(unpackCentered(a!, azp, m, k, 'row'), ad, unpackCentered(b!, bzp, k, n, 'col'), bd, batch, m, k, n);
+  const acc = integerMatmul(unpackCentered(a, azp, m, k, 'row'), ad, unpackCentered(b, bzp, k, n, 'col'), bd, batchOf(ad, bd), m, k, n);
+  return { acc, m, n };
+}
+
+const matMulInteger: Kernel = (inputs, _attrs, outputs) => {
+  const { acc } = integerMatmulAccumulators(inputs[0]!, inputs[1]!, inputs[2], inputs[3]);
   const y = outputTensor(outputs[0]!);
   const d = y.data as Int32Array;
   for (let i = 0; i < acc.length; i++) d[i] = acc[i]! | 0;
@@ -161,13 +165,7 @@ const matMulInteger: Kernel = (inputs, _attrs, outputs) => {
 
 const qlinearMatMul: Kernel = (inputs, _attrs, outputs) => {
   const [a, as, azp, b, bs, bzp, ys, yzp] = inputs as Tensor[];
-  const ad = promote(a!.dims, 'a');
-  const bd = promote(b!.dims, 'b');
-  const m = ad[ad.length - 2]!;
-  const k = ad[ad.length - 1]!;
-  const n = bd[bd.length - 1]!;
-  const batch = batchOf(ad, bd);
-  const acc = integerMatmul(unpackCentered(a!, azp, m, k, 'row'), ad, unpackCentered(b!, bzp, k, n, 'col'), bd, batch, m, k, n);
+  const { acc, m, n } = integerMatmulAccumulators(a!, b!, azp, bzp);
   const prec = precisionOf(as!.type);
   const asv = as!.numbers();
   const bsv = bs!.numbers();
