@@ -17,14 +17,25 @@ import { findSchema } from '../ops/schema.js';
 import { TesseraError } from '../tensor/errors.js';
 import { fmtShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { InputValidationError, ModelFormatError, UnsupportedModelError } from './errors.js';
+import { bytesPerElement } from '../tensor/dtype.js';
+import { InputValidationError, LimitExceededError, ModelFormatError, UnsupportedModelError } from './errors.js';
+import { BufferArena, type ArenaStats } from './arena.js';
+import { runBatch, type BatchOptions, type BatchResult, type Feeds, type Outputs } from './batch.js';
 import { Executor, type RunStats } from './executor.js';
+import { streamSession, type StreamOptions } from './stream.js';
 import { buildModel, type Dim, type Graph, type Model, type ValueInfo, type ValueType } from './ir.js';
 import { decodeModel } from './onnx/decode.js';
 import { planGraph, scopeNames } from './plan.js';
+import { optimizeGraph, type OptimizeReport } from './passes/index.js';
 
 /** Graph optimization levels, as onnxruntime names them. */
-export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+/**
+ * Graph rewrite levels: 'none' (or onnxruntime's 'disabled') runs the graph as written; 'basic' applies rewrites
+ * that keep results bit-identical (constant and shape folding, Constant/Identity/Dropout/dead-node removal);
+ * 'all' (or 'extended') adds Conv+BatchNormalization folding, MatMul+Add to Gemm and activation fusion, which
+ * may change results by rounding. The default is 'all'.
+ */
+export type GraphOptimizationLevel = 'none' | 'disabled' | 'basic' | 'extended' | 'all';
 
 /** Options of InferenceSession.create. */
 export interface SessionOptions {
@@ -49,7 +60,26 @@ export interface SessionOptions {
   enableProfiling?: boolean;
   /** Folder for external tensor data when the model is given as bytes (a path sets it to the model's folder). */
   externalDataFolder?: string;
+  /**
+   * Largest tensor, in bytes, the session creates or accepts (default DEFAULT_MAX_TENSOR_BYTES = 2 GiB).
+   * Checked before allocating: every initializer and tensor attribute at load (from its declared dims), every
+   * statically shaped graph input at load, every feed at `run`, and every node output from its inferred shape
+   * before the kernel runs. A refusal is a LimitExceededError naming the tensor, the bytes it needed and this limit.
+   */
+  maxTensorBytes?: number;
+  /**
+   * Largest number of bytes the session may hold at once (default DEFAULT_MAX_PLAN_BYTES = 8 GiB): the
+   * initializers (checked at load, before each is allocated), plus the feeds (checked when `run` starts), plus
+   * the live intermediates of a run (checked before each node's kernel allocates its outputs). A refusal is a
+   * LimitExceededError with the total it needed.
+   */
+  maxPlanBytes?: number;
 }
+
+/** Default of SessionOptions.maxTensorBytes: 2 GiB. */
+export const DEFAULT_MAX_TENSOR_BYTES = 2 * 1024 ** 3;
+/** Default of SessionOptions.maxPlanBytes: 8 GiB. */
+export const DEFAULT_MAX_PLAN_BYTES = 8 * 1024 ** 3;
 
 /** Options of one run. */
 export interface RunOptions {
@@ -91,15 +121,20 @@ export class InferenceSession {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ValueMetadata[];
   readonly outputMetadata: readonly ValueMetadata[];
+  /** What the graph passes rewrote when the session was created (per rule counts, nodes before and after). */
+  optimizationReport: OptimizeReport | undefined;
   /** Notes from loading (e.g. bfloat16 initializers widened to float32). */
   readonly notes: readonly string[];
   /** Statistics of the last completed run. */
   lastRunStats?: RunStats;
 
   private readonly executor: Executor;
+  /** Buffers reused from run to run for intermediates (see ./arena.ts). */
+  private readonly arena = new BufferArena();
   private readonly inputsByName: ReadonlyMap<string, ValueInfo>;
   private released = false;
   private readonly profile: boolean;
+  private readonly limits: SessionLimits;
 
   private constructor(
     /** The decoded model. */
@@ -121,7 +156,8 @@ export class InferenceSession {
     this.notes = model.notes;
     const backend = resolveBackend(options);
     this.profile = options.enableProfiling ?? false;
-    this.executor = new Executor(model.opsets, { backend, threads: options.threads ?? options.intraOpNumThreads, profile: this.profile });
+    this.limits = sessionLimits(options);
+    this.executor = new Executor(model.opsets, { backend, threads: options.threads ?? options.intraOpNumThreads, profile: this.profile, ...this.limits, arena: this.arena });
   }
 
   /** Load a model from a file path or its bytes. */
@@ -145,12 +181,22 @@ export class InferenceSession {
     else if (model instanceof ArrayBuffer) bytes = new Uint8Array(model);
     else throw new ModelFormatError('InferenceSession.create: expected a path, a Uint8Array or an ArrayBuffer');
     const proto = decodeModel(bytes);
-    const built = buildModel(proto, { externalDataFolder: folder });
+    const limits = sessionLimits(options);
+    const built = buildModel(proto, { externalDataFolder: folder, maxTensorBytes: limits.maxTensorBytes, maxTotalBytes: limits.maxPlanBytes });
     checkSupported(built, resolveBackend(options));
+    checkDeclaredInputs(built.graph, limits.maxTensorBytes);
     validateStructure(built.graph, new Set());
     const severity = options.logSeverity ?? options.logSeverityLevel ?? 2;
     if (severity <= 2) for (const note of built.notes) console.warn(`tessera: ${note}`);
-    return new InferenceSession(built, options);
+    const level = options.graphOptimizationLevel ?? 'all';
+    const passLevel = level === 'none' || level === 'disabled' ? 'none' : level === 'basic' ? 'basic' : 'all';
+    // fused operators have CPU kernels only: on the GPU backend activation fusion would force CPU fallbacks
+    const optimized = optimizeGraph(built.graph, built.opsets, passLevel, {
+      disabledRules: resolveBackend(options) === 'gpu' ? ['ActivationFusion'] : [],
+    });
+    const session = new InferenceSession({ ...built, graph: optimized.graph, opsets: optimized.opsets }, options);
+    session.optimizationReport = optimized.report;
+    return session;
   }
 
   /**
@@ -180,11 +226,16 @@ export class InferenceSession {
       }
     }
     const feedMap = this.validateFeeds(feeds);
-    const executor = opts?.profile && !this.profile ? new Executor(this.model.opsets, { ...executorOptions(this.options), profile: true }) : this.executor;
-    const { outputs, stats } = executor.run(this.model.graph, feedMap, names);
+    const executor = opts?.profile && !this.profile ? new Executor(this.model.opsets, { ...executorOptions(this.options), ...this.limits, profile: true }) : this.executor;
+    let fedBytes = 0;
+    for (const t of feedMap.values()) fedBytes += t.size * bytesPerElement(t.type);
+    const baseBytes = this.initializerBytes() + fedBytes;
+    const { outputs, stats } = this.arena.use(() => executor.run(this.model.graph, feedMap, names, baseBytes));
+    this.arena.disown(outputs);
     this.lastRunStats = stats;
     const result: Record<string, Tensor> = {};
-    names.forEach((n, i) => (result[n] = outputs[i]!));
+    // defineProperty, not assignment: an output named '__proto__' must stay a plain key
+    names.forEach((n, i) => Object.defineProperty(result, n, { value: outputs[i]!, enumerable: true, writable: true, configurable: true }));
     return result;
   }
 
@@ -193,6 +244,7 @@ export class InferenceSession {
     const g = this.model.graph;
     const out = new Map<string, Tensor>();
     const symbols = new Map<string, { value: number; input: string }>();
+    let feedBytes = 0;
     for (const [name, t] of Object.entries(feeds)) {
       const info = this.inputsByName.get(name);
       if (!info) {
@@ -201,6 +253,14 @@ export class InferenceSession {
       const expected = `expected ${fmtType(info.type)}`;
       if (!(t instanceof Tensor)) throw new InputValidationError(`input '${name}' is not a Tensor; ${expected}`);
       if (t.disposed) throw new InputValidationError(`input '${name}' was disposed; ${expected}`);
+      if (!hasBackingData(t)) {
+        throw new InputValidationError(`input '${name}' (${t.type} ${fmtShape(t.dims)}) has lost its data: its ArrayBuffer was detached (transferred) or shrunk after the Tensor was made`);
+      }
+      const bytes = t.size * bytesPerElement(t.type);
+      if (bytes > this.limits.maxTensorBytes) {
+        throw new LimitExceededError(`input '${name}' (${t.type} ${fmtShape(t.dims)}) needs ${bytes} bytes; maxTensorBytes is ${this.limits.maxTensorBytes}`, bytes, this.limits.maxTensorBytes);
+      }
+      feedBytes += bytes;
       const type = info.type;
       if (type?.kind === 'tensor') {
         if (t.type !== type.dtype) throw new InputValidationError(`input '${name}' has type ${t.type}; ${expected}`);
@@ -228,6 +288,10 @@ export class InferenceSession {
       }
       out.set(name, t);
     }
+    const total = this.initializerBytes() + feedBytes;
+    if (total > this.limits.maxPlanBytes) {
+      throw new LimitExceededError(`the feeds (${feedBytes} bytes) and initializers need ${total} bytes; maxPlanBytes is ${this.limits.maxPlanBytes}`, total, this.limits.maxPlanBytes);
+    }
     const missing = g.inputs.filter((i) => !out.has(i.name) && !g.initializers.has(i.name));
     if (missing.length) {
       throw new InputValidationError(`missing input${missing.length > 1 ? 's' : ''}: ${missing.map((i) => `'${i.name}' (${fmtType(i.type)})`).join(', ')}`);
@@ -235,22 +299,89 @@ export class InferenceSession {
     return out;
   }
 
+  /** Bytes held by the initializers (what a run starts with before its feeds). */
+  private initializerBytes(): number {
+    let n = 0;
+    for (const t of this.model.graph.initializers.values()) n += t.size * bytesPerElement(t.type);
+    return n;
+  }
+
+  /**
+   * Hand outputs of earlier runs back when done with them: their buffers go to the session's arena for the
+   * next runs (a steady-state loop of run + recycle allocates no new buffers) and the tensors are disposed.
+   */
+  recycle(tensors: Iterable<Tensor> | Readonly<Record<string, Tensor>>): void {
+    this.arena.recycle(Symbol.iterator in tensors ? (tensors as Iterable<Tensor>) : Object.values(tensors));
+  }
+
+  /** Counters of the buffer arena (requests, reused, fresh buffers and bytes, recycled). */
+  get arenaStats(): Readonly<ArenaStats> {
+    return this.arena.stats;
+  }
+
+  /** Run many items; results in input order, stacked along a symbolic batch dim when possible (./batch.ts). */
+  runBatch(inputs: Iterable<Feeds> | AsyncIterable<Feeds>, options?: BatchOptions): Promise<BatchResult> {
+    return runBatch(this, inputs, options);
+  }
+
+  /** Run once per chunk, carrying state outputs into the next call's inputs (./stream.ts). */
+  stream(chunks: Iterable<Feeds> | AsyncIterable<Feeds>, options?: StreamOptions): AsyncGenerator<Outputs, Feeds, undefined> {
+    return streamSession(this, chunks, options);
+  }
+
   /** Free the model's tensors. The session cannot run afterwards. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    this.arena.clear();
     disposeGraph(this.model.graph);
   }
 }
 
 function checkOptions(o: SessionOptions): void {
   const level = o.graphOptimizationLevel;
-  if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
-    throw new TesseraError(`graphOptimizationLevel must be 'disabled', 'basic', 'extended' or 'all', got '${String(level)}'`);
+  if (level !== undefined && !['none', 'disabled', 'basic', 'extended', 'all'].includes(level)) {
+    throw new TesseraError(`graphOptimizationLevel must be 'none', 'basic' or 'all' (onnxruntime's 'disabled' and 'extended' are accepted), got '${String(level)}'`);
+  }
+  for (const key of ['maxTensorBytes', 'maxPlanBytes'] as const) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) throw new TesseraError(`${key} must be a non-negative finite number of bytes, got ${String(v)}`);
   }
   const threads = o.threads ?? o.intraOpNumThreads;
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TesseraError(`threads must be a positive integer, got ${threads}`);
   resolveBackend(o);
+}
+
+/** The byte limits of a session (options or defaults). */
+interface SessionLimits {
+  readonly maxTensorBytes: number;
+  readonly maxPlanBytes: number;
+}
+
+function sessionLimits(o: SessionOptions): SessionLimits {
+  return { maxTensorBytes: o.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES, maxPlanBytes: o.maxPlanBytes ?? DEFAULT_MAX_PLAN_BYTES };
+}
+
+/** Refuse a model whose statically shaped inputs could never be fed within maxTensorBytes. */
+function checkDeclaredInputs(g: Graph, maxTensorBytes: number): void {
+  for (const v of g.inputs) {
+    const type = v.type;
+    if (type?.kind !== 'tensor' || !type.shape || g.initializers.has(v.name)) continue;
+    if (!type.shape.every((d): d is number => typeof d === 'number' && d >= 0)) continue;
+    const bytes = type.shape.reduce((a, d) => a * d, bytesPerElement(type.dtype));
+    if (bytes > maxTensorBytes) {
+      throw new LimitExceededError(`graph input '${v.name}' is declared as ${type.dtype} ${fmtDims(type.shape)}, which needs ${bytes} bytes; maxTensorBytes is ${maxTensorBytes}`, bytes, maxTensorBytes);
+    }
+  }
+}
+
+/** False when a tensor's storage no longer covers its elements (the ArrayBuffer was detached or shrunk). */
+function hasBackingData(t: Tensor): boolean {
+  if (t.size === 0) return true;
+  const raw = t.raw();
+  let last = t.offset;
+  for (let i = 0; i < t.rank; i++) last += (t.dims[i]! - 1) * Math.max(0, t.strides[i]!);
+  return raw.buffer.byteLength > 0 && last < raw.length;
 }
 
 function resolveBackend(o: SessionOptions): Backend {
