@@ -320,7 +320,8 @@ export class Tensor<T extends DataType = DataType> {
         e = Math.min(Math.max(e, 0), d);
         count = e > s ? Math.ceil((e - s) / step) : 0;
       } else {
-        s = Math.min(Math.max(s, -1), d - 1);
+        // ONNX clamps a backward start into [0, d-1] (numpy would select nothing for a start below -d)
+        s = Math.min(Math.max(s, 0), d - 1);
         e = Math.min(Math.max(e, -1), d - 1);
         count = s > e ? Math.ceil((s - e) / -step) : 0;
       }

@@ -87,7 +87,7 @@ describe('views', () => {
       ),
     );
   });
-  it('slice views follow ONNX Slice semantics, including negative steps', () => {
+  it('slice views follow ONNX Slice semantics (clamping as Operators.md says), including negative steps', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 7 }),
@@ -106,7 +106,8 @@ describe('views', () => {
             e = Math.min(Math.max(e, 0), n);
             for (let i = s; i < e; i += step) want.push(i);
           } else {
-            s = Math.min(Math.max(s, -1), n - 1);
+            // ONNX: a backward start is clamped into [0, n-1], the end into [-1, n-1]
+            s = Math.min(Math.max(s, 0), n - 1);
             e = Math.min(Math.max(e, -1), n - 1);
             for (let i = s; i > e; i += step) want.push(i);
           }
