@@ -23,3 +23,20 @@ export class GraphError extends TesseraError {}
 
 /** A session's feeds do not match the model's inputs (unknown or missing name, wrong type or shape). */
 export class InputValidationError extends TesseraError {}
+
+/**
+ * Loading or running would exceed a session limit (maxTensorBytes, maxPlanBytes, maxLoopIterations; see
+ * SessionOptions). Raised before the memory is allocated (or the iteration run); the message names the tensor
+ * or node, what it needed and the limit.
+ */
+export class LimitExceededError extends TesseraError {
+  constructor(
+    message: string,
+    /** What the refused tensor, plan or loop needed (bytes, or iterations for maxLoopIterations). */
+    readonly needed: number,
+    /** The limit it broke, in the same unit. */
+    readonly limit: number,
+  ) {
+    super(message);
+  }
+}

@@ -15,9 +15,12 @@ import { allocate, bytesPerElement, type DataType, type TypedArray } from '../te
 import { KernelError, TesseraError } from '../tensor/errors.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { GraphError } from './errors.js';
+import type { OutputSpec } from '../kernels/registry.js';
+import { GraphError, LimitExceededError } from './errors.js';
 import { Graph, type Node } from './ir.js';
+import type { BufferArena } from './arena.js';
 import { planGraph, type ExecutionPlan } from './plan.js';
+import { getGpuDevice, GpuResidency, GpuTensor, setActiveResidency } from '../kernels/gpu/index.js';
 
 /** Timing of one executed node. */
 export interface NodeTiming {
@@ -37,6 +40,29 @@ export interface RunStats {
   readonly nodes?: readonly NodeTiming[];
   /** Nodes that ran on the CPU because the requested backend has no kernel for them. */
   readonly cpuFallbacks: readonly string[];
+  /** On backend 'gpu': transfers and dispatches of the run, and the renderer that ran it. */
+  readonly gpu?: GpuRunStats;
+}
+
+/** What a run on backend 'gpu' moved and dispatched. */
+export interface GpuRunStats {
+  /** gpu.js mode and renderer (e.g. Mesa llvmpipe: software rendering, not GPU speed). */
+  readonly mode: string;
+  readonly renderer: string;
+  readonly software: boolean;
+  /** Host -> texture copies (graph inputs, host values, first use of weights) and their bytes. */
+  readonly uploads: number;
+  readonly uploadBytes: number;
+  /** Texture -> host copies (graph outputs, CPU-fallback inputs) and their bytes. */
+  readonly downloads: number;
+  readonly downloadBytes: number;
+  /** Shaders dispatched and kernels compiled (first use of a shape signature). */
+  readonly dispatches: number;
+  readonly compiles: number;
+  /** Nodes whose GPU kernel computed on the host: shape arithmetic on host-resident integer values. */
+  readonly hostOps: readonly string[];
+  /** Textures held by live GPU tensors after the run (the session's uploaded weights). */
+  readonly liveTextures: number;
 }
 
 /** Options of an executor. */
@@ -44,6 +70,16 @@ export interface ExecutorOptions {
   readonly backend: Backend;
   readonly threads?: number;
   readonly profile?: boolean;
+  /** Largest tensor a node may produce, in bytes, checked from its inferred shape before the kernel runs. */
+  readonly maxTensorBytes?: number;
+  /** Largest total of base bytes (initializers + feeds, given to `run`) plus live intermediates, checked likewise. */
+  readonly maxPlanBytes?: number;
+  /** Most iterations one Loop activation may run (default: unlimited). */
+  readonly maxLoopIterations?: number;
+  /** Buffer arena that released intermediates return their storage to (see ./arena.ts). */
+  readonly arena?: BufferArena;
+  /** Uploads kept across runs on backend 'gpu' (the session's; made here when not given). */
+  readonly gpuResidency?: GpuResidency;
 }
 
 /** A value scope: names bound in this graph activation, falling back to the enclosing one. */
@@ -66,6 +102,8 @@ class Scope {
 }
 
 interface RunState {
+  /** Bytes held outside the intermediates (initializers and feeds), for the maxPlanBytes check. */
+  base: number;
   live: number;
   peak: number;
   timings?: NodeTiming[];
@@ -79,13 +117,18 @@ function bytesOf(t: Tensor): number {
 /** Runs graphs of one model with fixed options. Plans are cached per graph and output set. */
 export class Executor {
   private readonly plans = new WeakMap<Graph, Map<string, ExecutionPlan>>();
-  private state: RunState = { live: 0, peak: 0, fallbacks: new Set() };
+  private state: RunState = { base: 0, live: 0, peak: 0, fallbacks: new Set() };
+  /** On backend 'gpu': where uploads live (GpuUnavailableError at construction when there is no GPU). */
+  private readonly residency: GpuResidency | undefined;
+  private readonly persistentMarked = new WeakSet<Graph>();
 
   constructor(
     /** Opset per domain of the model. */
     private readonly opsets: ReadonlyMap<string, number>,
     private readonly options: ExecutorOptions,
-  ) {}
+  ) {
+    this.residency = options.backend === 'gpu' ? (options.gpuResidency ?? new GpuResidency(getGpuDevice())) : undefined;
+  }
 
   private plan(g: Graph, outputs?: readonly string[]): ExecutionPlan {
     let byOutputs = this.plans.get(g);
@@ -107,9 +150,10 @@ export class Executor {
    * Run the main graph with `feeds` (name -> tensor; also overrides initializers of the same name) and
    * return the requested outputs. Feeds are not disposed; returned tensors belong to the caller.
    */
-  run(graph: Graph, feeds: ReadonlyMap<string, Tensor>, outputs: readonly string[]): { outputs: Tensor[]; stats: RunStats } {
-    this.state = { live: 0, peak: 0, timings: this.options.profile ? [] : undefined, fallbacks: new Set() };
+  run(graph: Graph, feeds: ReadonlyMap<string, Tensor>, outputs: readonly string[], baseBytes = 0): { outputs: Tensor[]; stats: RunStats } {
+    this.state = { base: baseBytes, live: 0, peak: 0, timings: this.options.profile ? [] : undefined, fallbacks: new Set() };
     const start = performance.now();
+    if (this.residency) return this.runOnGpu(this.residency, graph, feeds, outputs, start);
     const result = this.runGraph(graph, feeds, undefined, this.opsets, outputs, '');
     const stats: RunStats = {
       peakLiveBytes: this.state.peak,
@@ -118,6 +162,63 @@ export class Executor {
       cpuFallbacks: [...this.state.fallbacks],
     };
     return { outputs: result, stats };
+  }
+
+  /**
+   * A run on backend 'gpu': weights (initializers, Constant values) are marked persistent so their uploads
+   * stay for the session, values stay in textures between GPU kernels, outputs are downloaded at the end,
+   * and the device's counters give the run's transfers.
+   */
+  private runOnGpu(residency: GpuResidency, graph: Graph, feeds: ReadonlyMap<string, Tensor>, outputs: readonly string[], start: number): { outputs: Tensor[]; stats: RunStats } {
+    if (!this.persistentMarked.has(graph)) {
+      markWeights(graph, residency);
+      this.persistentMarked.add(graph);
+    }
+    const device = residency.device;
+    const before = { ...device.counters };
+    const hostOpsBefore = device.hostOps.length;
+    const previous = setActiveResidency(residency);
+    let result: Tensor[];
+    try {
+      result = this.runGraph(graph, feeds, undefined, this.opsets, outputs, '');
+    } finally {
+      residency.endRun();
+      setActiveResidency(previous);
+    }
+    // outputs leave the run as host tensors
+    result = result.map((t) => {
+      if (!(t instanceof GpuTensor)) return t;
+      const host = t.toCpu();
+      t.dispose();
+      return host;
+    });
+    const c = device.counters;
+    const gpu: GpuRunStats = {
+      mode: device.mode,
+      renderer: device.renderer,
+      software: device.software,
+      uploads: c.uploads - before.uploads,
+      uploadBytes: c.uploadBytes - before.uploadBytes,
+      downloads: c.downloads - before.downloads,
+      downloadBytes: c.downloadBytes - before.downloadBytes,
+      dispatches: c.dispatches - before.dispatches,
+      compiles: c.compiles - before.compiles,
+      hostOps: device.hostOps.splice(hostOpsBefore),
+      liveTextures: c.liveTextures,
+    };
+    const stats: RunStats = {
+      peakLiveBytes: this.state.peak,
+      totalMs: performance.now() - start,
+      nodes: this.state.timings,
+      cpuFallbacks: [...this.state.fallbacks],
+      gpu,
+    };
+    return { outputs: result, stats };
+  }
+
+  /** Free the uploads this executor's GPU residency holds (the session's weights). */
+  releaseGpu(): void {
+    this.residency?.release();
   }
 
   private runGraph(
@@ -163,7 +264,10 @@ export class Executor {
           const t = scope.values.get(name);
           if (!t) continue;
           st.live -= bytesOf(t);
-          t.dispose();
+          // every value that can share this storage is bound in the scope chain (see ./arena.ts); a GPU
+          // tensor's texture is deleted here (its last reference), and never shares host storage
+          if (this.options.arena && !(t instanceof GpuTensor)) this.options.arena.reclaim(t, hostValues(scopeChainValues(scope)));
+          else t.dispose();
           scope.values.delete(name);
           produced.delete(name);
         }
@@ -219,12 +323,15 @@ export class Executor {
     if (backend !== 'cpu' && !hasKernel(node.opType, backend, node.domain) && hasKernel(node.opType, 'cpu', node.domain)) {
       this.state.fallbacks.add(node.name);
       backend = 'cpu';
+      // a CPU kernel reads host arrays: download GPU inputs (counted as downloads)
+      if (inputs.some((t) => t instanceof GpuTensor)) return this.runOnHostCopies(node, inputs, scope, opsets, prefix);
     }
     try {
       // trailing outputs named '' are omitted optional outputs: do not ask for them
       let numOutputs = node.outputs.length;
       while (numOutputs > 0 && !node.outputs[numOutputs - 1]) numOutputs--;
-      const out = runOp(node.opType, inputs, node.attrs, { opset, domain: node.domain, node: node.name, backend, threads: this.options.threads, numOutputs });
+      const beforeKernel = this.limited() ? (specs: readonly OutputSpec[]) => this.reserve(node, specs) : undefined;
+      const out = runOp(node.opType, inputs, node.attrs, { opset, domain: node.domain, node: node.name, backend, threads: this.options.threads, numOutputs, beforeKernel });
       return checkCount(node, out, numOutputs, 'operator');
     } catch (e) {
       if (e instanceof TesseraError) throw e;
@@ -232,6 +339,56 @@ export class Executor {
       (err as { cause?: unknown }).cause = e;
       throw err;
     }
+  }
+
+  /** Run a CPU-fallback node on host copies of its GPU inputs. */
+  private runOnHostCopies(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): Tensor[] {
+    const copies = inputs.map((t) => (t instanceof GpuTensor ? t.toCpu() : t));
+    try {
+      return this.runNode(node, copies, scope, opsets, prefix);
+    } finally {
+      copies.forEach((t, i) => {
+        if (t && t !== inputs[i]) t.dispose();
+      });
+    }
+  }
+
+  private limited(): boolean {
+    return this.options.maxTensorBytes !== undefined || this.options.maxPlanBytes !== undefined;
+  }
+
+  /**
+   * Refuse, before anything is allocated, outputs of `node` that break maxTensorBytes or that would take the
+   * run's bytes (base + live intermediates + these outputs) past maxPlanBytes.
+   */
+  private reserve(node: Node, specs: readonly OutputSpec[]): void {
+    const maxTensor = this.options.maxTensorBytes ?? Infinity;
+    const maxPlan = this.options.maxPlanBytes ?? Infinity;
+    let total = 0;
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i]!;
+      let bytes = bytesPerElement(spec.type);
+      for (const d of spec.dims) bytes *= d;
+      if (bytes > maxTensor) {
+        throw new LimitExceededError(`node ${node.label}: output ${i} (${spec.type} ${fmtShape(spec.dims)}) needs ${bytes} bytes; maxTensorBytes is ${maxTensor}`, bytes, maxTensor);
+      }
+      total += bytes;
+    }
+    const st = this.state;
+    const need = st.base + st.live + total;
+    if (need > maxPlan) {
+      throw new LimitExceededError(
+        `node ${node.label}: its outputs (${total} bytes) would bring the run to ${need} bytes (initializers and feeds ${st.base}, live intermediates ${st.live}); maxPlanBytes is ${maxPlan}`,
+        need,
+        maxPlan,
+      );
+    }
+  }
+
+  /** `stack` after checking the stacked result against the limits. */
+  private stackChecked(list: readonly Tensor[], axis: number, node: Node): Tensor {
+    if (this.limited() && list.length > 0) this.reserve(node, [{ type: list[0]!.type, dims: [list.length, ...list[0]!.dims] }]);
+    return stack(list, axis, node);
   }
 
   private subgraphAttr(node: Node, name: string): Graph {
@@ -275,8 +432,16 @@ export class Executor {
     let ownCarried = false;
     const scans: Tensor[][] = Array.from({ length: nScan }, () => []);
     const subPrefix = `${prefix}${node.name}/`;
+    const maxIterations = this.options.maxLoopIterations ?? Infinity;
     try {
       for (let i = 0; i < maxTrip && cond; i++) {
+        if (i >= maxIterations) {
+          throw new LimitExceededError(
+            `node ${node.label}: Loop reached maxLoopIterations (${maxIterations}) with its trip count ${maxTripT ? String(maxTripT.item()) : 'unset'} and condition still true`,
+            maxTrip,
+            maxIterations,
+          );
+        }
         const iterT = new Tensor('int64', new BigInt64Array([BigInt(i)]), []);
         const condIn = new Tensor('bool', new Uint8Array([1]), []);
         const bindings = new Map<string, Tensor>([
@@ -296,15 +461,33 @@ export class Executor {
         out[0]!.dispose();
         carried = out.slice(1, 1 + nCarried);
         ownCarried = true;
-        for (let k = 0; k < nScan; k++) scans[k]!.push(out[1 + nCarried + k]!);
+        for (let k = 0; k < nScan; k++) {
+          scans[k]!.push(out[1 + nCarried + k]!);
+          this.state.live += bytesOf(out[1 + nCarried + k]!);
+        }
       }
       const final = ownCarried ? carried : carried.map((t) => t.reshape(t.dims));
       ownCarried = false;
-      const stacked = scans.map((list, k) => (list.length ? stack(list, 0, node) : emptyScanOutput(bodyOut[1 + nCarried + k]!.type)));
-      return [...final, ...stacked].slice(0, node.outputs.length);
+      const stacked: Tensor[] = [];
+      try {
+        for (let k = 0; k < nScan; k++) {
+          const list = scans[k]!;
+          stacked.push(list.length ? this.stackChecked(list, 0, node) : emptyScanOutput(bodyOut[1 + nCarried + k]!.type));
+        }
+      } catch (e) {
+        for (const t of [...final, ...stacked]) t.dispose();
+        throw e;
+      }
+      // outputs beyond the node's are disposed by runGraph
+      return [...final, ...stacked];
     } finally {
       if (ownCarried) for (const t of carried) t.dispose();
-      for (const list of scans) for (const t of list) t.dispose();
+      for (const list of scans) {
+        for (const t of list) {
+          this.state.live -= bytesOf(t);
+          t.dispose();
+        }
+      }
     }
   }
 
@@ -434,21 +617,57 @@ export class Executor {
         if (ownStates) for (const t of states) t.dispose();
         states = out.slice(0, n);
         ownStates = true;
-        for (let j = 0; j < k; j++) outs[j]!.push(out[n + j]!);
+        for (let j = 0; j < k; j++) {
+          outs[j]!.push(out[n + j]!);
+          this.state.live += bytesOf(out[n + j]!);
+        }
       }
       const finalStates = ownStates ? states : states.map((t) => t.reshape(t.dims));
       ownStates = false;
-      const stacked = outs.map((list, j) => {
-        if (list.length === 0) return emptyScanOutput(body.outputs[n + j]?.type);
-        const ordered = outDirs[j] ? [...list].reverse() : list;
-        const rank = list[0]!.rank + 1;
-        return stack(ordered, normAxis(outAxes[j]!, rank, node), node);
-      });
+      const stacked: Tensor[] = [];
+      try {
+        outs.forEach((list, j) => {
+          if (list.length === 0) return void stacked.push(emptyScanOutput(body.outputs[n + j]?.type));
+          const ordered = outDirs[j] ? [...list].reverse() : list;
+          const rank = list[0]!.rank + 1;
+          stacked.push(this.stackChecked(ordered, normAxis(outAxes[j]!, rank, node), node));
+        });
+      } catch (e) {
+        for (const t of [...finalStates, ...stacked]) t.dispose();
+        throw e;
+      }
       return [...finalStates, ...stacked];
     } finally {
       if (ownStates) for (const t of states) t.dispose();
-      for (const list of outs) for (const t of list) t.dispose();
+      for (const list of outs) {
+        for (const t of list) {
+          this.state.live -= bytesOf(t);
+          t.dispose();
+        }
+      }
     }
+  }
+}
+
+/** Every value bound in `scope` and its enclosing scopes. */
+function* scopeChainValues(scope: Scope): Generator<Tensor> {
+  for (let s: Scope | undefined = scope; s; s = s.parent) yield* s.values.values();
+}
+
+/** The host-resident tensors of `values` (GPU tensors never share host storage). */
+function hostValues(values: Iterable<Tensor>): Tensor[] {
+  const out: Tensor[] = [];
+  for (const t of values) if (!(t instanceof GpuTensor)) out.push(t);
+  return out;
+}
+
+/** Mark a graph's weights (initializers and Constant values, subgraphs included) as persistent uploads. */
+function markWeights(g: Graph, residency: GpuResidency): void {
+  for (const t of g.initializers.values()) residency.markPersistent(t);
+  for (const n of g.nodes) {
+    for (const v of Object.values(n.attrs)) if (v instanceof Tensor) residency.markPersistent(v);
+    for (const sub of n.subgraphs()) markWeights(sub, residency);
+    if (n.functionBody) markWeights(n.functionBody.graph, residency);
   }
 }
 

@@ -9,7 +9,7 @@ export {
   type ValueMetadata,
   type GraphOptimizationLevel,
 } from './session.js';
-export { ModelFormatError, UnsupportedModelError, GraphError, InputValidationError } from './errors.js';
+export { ModelFormatError, UnsupportedModelError, GraphError, InputValidationError, LimitExceededError } from './errors.js';
 export { Executor, stack, type RunStats, type NodeTiming, type ExecutorOptions } from './executor.js';
 export { Graph, Node, buildModel, graphValues, canonicalDomain, type Model, type Value, type ValueInfo, type ValueType, type Dim, type FunctionBody, type BuildOptions } from './ir.js';
 export { planGraph, freeVariables, nodeReads, scopeNames, type ExecutionPlan, type PlanStep } from './plan.js';

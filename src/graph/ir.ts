@@ -158,7 +158,19 @@ export interface Model {
 export interface BuildOptions {
   /** Folder that external tensor data is resolved against. */
   externalDataFolder?: string;
+  /** Largest initializer or tensor attribute, in bytes, checked from its dims before allocation (default: no limit). */
+  maxTensorBytes?: number;
+  /** Largest total of initializer and tensor-attribute bytes, checked before each allocation (default: no limit). */
+  maxTotalBytes?: number;
 }
+
+/** Deepest nesting of subgraphs (If in If in ...) buildModel accepts; deeper models are refused, not recursed into. */
+export const MAX_SUBGRAPH_DEPTH = 64;
+/**
+ * Most nodes that model-local function calls may expand to in total (every call site gets its own copy of the
+ * body, so functions calling functions grow exponentially; this refuses such a model instead of expanding it).
+ */
+export const MAX_FUNCTION_EXPANSION_NODES = 250_000;
 
 /** '' for the default domain's aliases. */
 export function canonicalDomain(domain: string): string {
@@ -178,6 +190,10 @@ interface BuildContext {
   readonly modelOpsets: ReadonlyMap<string, number>;
   /** Function names being instantiated (to refuse recursion). */
   readonly callStack: readonly string[];
+  /** Subgraph nesting depth of the graph being built (0 = main graph). */
+  readonly depth: number;
+  /** Nodes instantiated from function bodies so far (shared by the whole model). */
+  readonly expansion: { nodes: number };
 }
 
 /** Convert a decoded ModelProto into the IR. */
@@ -187,8 +203,23 @@ export function buildModel(proto: ModelProto, options: BuildOptions = {}): Model
   const opsets = opsetMap(proto.opsetImport, 'ModelProto.opset_import');
   const notes: string[] = [];
   const functions = new Map<string, FunctionProto>();
-  for (const f of proto.functions) functions.set(functionKey(f.domain, f.name, f.overload), f);
-  const ctx: BuildContext = { tensorOptions: { externalDataFolder: options.externalDataFolder, notes }, functions, modelOpsets: opsets, callStack: [] };
+  for (const f of proto.functions) {
+    const key = functionKey(f.domain, f.name, f.overload);
+    if (functions.has(key)) throw new ModelFormatError(`ModelProto.functions: function '${f.domain ? `${f.domain}.` : ''}${f.name}' is defined twice`);
+    functions.set(key, f);
+  }
+  const budget =
+    options.maxTensorBytes !== undefined || options.maxTotalBytes !== undefined
+      ? { maxTensorBytes: options.maxTensorBytes ?? Infinity, maxTotalBytes: options.maxTotalBytes ?? Infinity, usedBytes: 0, totalName: 'maxPlanBytes' }
+      : undefined;
+  const ctx: BuildContext = {
+    tensorOptions: { externalDataFolder: options.externalDataFolder, notes, budget },
+    functions,
+    modelOpsets: opsets,
+    callStack: [],
+    depth: 0,
+    expansion: { nodes: 0 },
+  };
   const graph = buildGraph(proto.graph, 'ModelProto.graph', ctx);
   const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const e of proto.metadataProps) metadata[e.key] = e.value;
@@ -307,7 +338,7 @@ function attributeValue(a: AttributeProto, where: string, ctx: BuildContext): At
       return tensorFromProto(a.t, `${where}.t`, ctx.tensorOptions);
     case AttributeType.GRAPH:
       if (!a.g) throw new ModelFormatError(`${where}: GRAPH attribute has no graph`);
-      return buildGraph(a.g, `${where}.g`, ctx);
+      return buildGraph(a.g, `${where}.g`, deeper(ctx, where));
     case AttributeType.FLOATS:
       return Object.freeze([...a.floats]);
     case AttributeType.INTS:
@@ -317,7 +348,7 @@ function attributeValue(a: AttributeProto, where: string, ctx: BuildContext): At
     case AttributeType.TENSORS:
       return Object.freeze(a.tensors.map((t, i) => tensorFromProto(t, `${where}.tensors[${i}]`, ctx.tensorOptions)));
     case AttributeType.GRAPHS:
-      return Object.freeze(a.graphs.map((g, i) => buildGraph(g, `${where}.graphs[${i}]`, ctx)));
+      return Object.freeze(a.graphs.map((g, i) => buildGraph(g, `${where}.graphs[${i}]`, deeper(ctx, where))));
     case AttributeType.SPARSE_TENSOR:
     case AttributeType.SPARSE_TENSORS:
       throw new UnsupportedModelError(`${where}: sparse tensor attributes are not supported`);
@@ -327,6 +358,12 @@ function attributeValue(a: AttributeProto, where: string, ctx: BuildContext): At
     default:
       throw new ModelFormatError(`${where}: unknown attribute type ${type}`);
   }
+}
+
+/** The context for a subgraph one level down; refuses nesting deeper than MAX_SUBGRAPH_DEPTH. */
+function deeper(ctx: BuildContext, where: string): BuildContext {
+  if (ctx.depth + 1 > MAX_SUBGRAPH_DEPTH) throw new ModelFormatError(`${where}: subgraphs nested more than ${MAX_SUBGRAPH_DEPTH} levels deep`);
+  return { ...ctx, depth: ctx.depth + 1 };
 }
 
 /** Old files may omit AttributeProto.type; infer it from the one field that is set. */
@@ -383,6 +420,11 @@ function instantiateFunction(fn: FunctionProto, call: NodeProto, path: string, c
   };
   const opsets = new Map(ctx.modelOpsets);
   for (const [d, v] of opsetMap(fn.opsetImport, `function ${key} opset_import`)) opsets.set(d, v);
+  ctx.expansion.nodes += fn.node.length;
+  if (ctx.expansion.nodes > MAX_FUNCTION_EXPANSION_NODES) {
+    throw new ModelFormatError(`${path}: calls to model-local functions expand to more than ${MAX_FUNCTION_EXPANSION_NODES} nodes (at function ${key})`);
+  }
+  if (ctx.callStack.length >= MAX_SUBGRAPH_DEPTH) throw new ModelFormatError(`${path}: function calls nested more than ${MAX_SUBGRAPH_DEPTH} levels deep (at ${key})`);
   const inner: BuildContext = { ...ctx, modelOpsets: opsets, callStack: [...ctx.callStack, key] };
   return { graph: buildGraph(bodyProto, `function ${key}`, inner), opsets };
 }

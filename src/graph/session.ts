@@ -22,6 +22,7 @@ import { InputValidationError, LimitExceededError, ModelFormatError, Unsupported
 import { BufferArena, type ArenaStats } from './arena.js';
 import { runBatch, type BatchOptions, type BatchResult, type Feeds, type Outputs } from './batch.js';
 import { Executor, type RunStats } from './executor.js';
+import { getGpuDevice, GpuResidency } from '../kernels/gpu/index.js';
 import { streamSession, type StreamOptions } from './stream.js';
 import { buildModel, type Dim, type Graph, type Model, type ValueInfo, type ValueType } from './ir.js';
 import { decodeModel } from './onnx/decode.js';
@@ -74,12 +75,20 @@ export interface SessionOptions {
    * LimitExceededError with the total it needed.
    */
   maxPlanBytes?: number;
+  /**
+   * Most iterations one Loop node may run in one activation (default DEFAULT_MAX_LOOP_ITERATIONS = 10,000,000).
+   * A Loop whose trip count and condition would go further (a hostile or broken model looping "forever") stops
+   * with a LimitExceededError instead of hanging the caller.
+   */
+  maxLoopIterations?: number;
 }
 
 /** Default of SessionOptions.maxTensorBytes: 2 GiB. */
 export const DEFAULT_MAX_TENSOR_BYTES = 2 * 1024 ** 3;
 /** Default of SessionOptions.maxPlanBytes: 8 GiB. */
 export const DEFAULT_MAX_PLAN_BYTES = 8 * 1024 ** 3;
+/** Default of SessionOptions.maxLoopIterations. */
+export const DEFAULT_MAX_LOOP_ITERATIONS = 10_000_000;
 
 /** Options of one run. */
 export interface RunOptions {
@@ -131,6 +140,8 @@ export class InferenceSession {
   private readonly executor: Executor;
   /** Buffers reused from run to run for intermediates (see ./arena.ts). */
   private readonly arena = new BufferArena();
+  /** On backend 'gpu': the uploaded weights, kept until release(). */
+  private readonly gpuResidency: GpuResidency | undefined;
   private readonly inputsByName: ReadonlyMap<string, ValueInfo>;
   private released = false;
   private readonly profile: boolean;
@@ -157,7 +168,9 @@ export class InferenceSession {
     const backend = resolveBackend(options);
     this.profile = options.enableProfiling ?? false;
     this.limits = sessionLimits(options);
-    this.executor = new Executor(model.opsets, { backend, threads: options.threads ?? options.intraOpNumThreads, profile: this.profile, ...this.limits, arena: this.arena });
+    // backend 'gpu' needs a real GPU context now: GpuUnavailableError says why there is none
+    this.gpuResidency = backend === 'gpu' ? new GpuResidency(getGpuDevice()) : undefined;
+    this.executor = new Executor(model.opsets, { backend, threads: options.threads ?? options.intraOpNumThreads, profile: this.profile, ...this.limits, arena: this.arena, gpuResidency: this.gpuResidency });
   }
 
   /** Load a model from a file path or its bytes. */
@@ -194,6 +207,11 @@ export class InferenceSession {
     const optimized = optimizeGraph(built.graph, built.opsets, passLevel, {
       disabledRules: resolveBackend(options) === 'gpu' ? ['ActivationFusion'] : [],
     });
+    // tensors the rewrites dropped (folded constants, replaced weights) are not reachable from the session any more
+    if (optimized.graph !== built.graph) {
+      const kept = new Set(graphTensors(optimized.graph));
+      for (const t of graphTensors(built.graph)) if (!kept.has(t)) t.dispose();
+    }
     const session = new InferenceSession({ ...built, graph: optimized.graph, opsets: optimized.opsets }, options);
     session.optimizationReport = optimized.report;
     return session;
@@ -226,7 +244,7 @@ export class InferenceSession {
       }
     }
     const feedMap = this.validateFeeds(feeds);
-    const executor = opts?.profile && !this.profile ? new Executor(this.model.opsets, { ...executorOptions(this.options), ...this.limits, profile: true }) : this.executor;
+    const executor = opts?.profile && !this.profile ? new Executor(this.model.opsets, { ...executorOptions(this.options), ...this.limits, profile: true, gpuResidency: this.gpuResidency }) : this.executor;
     let fedBytes = 0;
     for (const t of feedMap.values()) fedBytes += t.size * bytesPerElement(t.type);
     const baseBytes = this.initializerBytes() + fedBytes;
@@ -334,6 +352,7 @@ export class InferenceSession {
     if (this.released) return;
     this.released = true;
     this.arena.clear();
+    this.gpuResidency?.release();
     disposeGraph(this.model.graph);
   }
 }
@@ -343,9 +362,9 @@ function checkOptions(o: SessionOptions): void {
   if (level !== undefined && !['none', 'disabled', 'basic', 'extended', 'all'].includes(level)) {
     throw new TesseraError(`graphOptimizationLevel must be 'none', 'basic' or 'all' (onnxruntime's 'disabled' and 'extended' are accepted), got '${String(level)}'`);
   }
-  for (const key of ['maxTensorBytes', 'maxPlanBytes'] as const) {
+  for (const key of ['maxTensorBytes', 'maxPlanBytes', 'maxLoopIterations'] as const) {
     const v = o[key];
-    if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) throw new TesseraError(`${key} must be a non-negative finite number of bytes, got ${String(v)}`);
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) throw new TesseraError(`${key} must be a non-negative finite number, got ${String(v)}`);
   }
   const threads = o.threads ?? o.intraOpNumThreads;
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TesseraError(`threads must be a positive integer, got ${threads}`);
@@ -356,10 +375,15 @@ function checkOptions(o: SessionOptions): void {
 interface SessionLimits {
   readonly maxTensorBytes: number;
   readonly maxPlanBytes: number;
+  readonly maxLoopIterations: number;
 }
 
 function sessionLimits(o: SessionOptions): SessionLimits {
-  return { maxTensorBytes: o.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES, maxPlanBytes: o.maxPlanBytes ?? DEFAULT_MAX_PLAN_BYTES };
+  return {
+    maxTensorBytes: o.maxTensorBytes ?? DEFAULT_MAX_TENSOR_BYTES,
+    maxPlanBytes: o.maxPlanBytes ?? DEFAULT_MAX_PLAN_BYTES,
+    maxLoopIterations: o.maxLoopIterations ?? DEFAULT_MAX_LOOP_ITERATIONS,
+  };
 }
 
 /** Refuse a model whose statically shaped inputs could never be fed within maxTensorBytes. */
@@ -399,6 +423,20 @@ function resolveBackend(o: SessionOptions): Backend {
 
 function executorOptions(o: SessionOptions): { backend: Backend; threads?: number } {
   return { backend: resolveBackend(o), threads: o.threads ?? o.intraOpNumThreads };
+}
+
+/** Every tensor a graph holds: initializers and tensor attributes, in subgraphs and function bodies too. */
+function graphTensors(g: Graph, out: Tensor[] = []): Tensor[] {
+  for (const t of g.initializers.values()) out.push(t);
+  for (const n of g.nodes) {
+    for (const v of Object.values(n.attrs)) {
+      if (v instanceof Tensor) out.push(v);
+      else if (Array.isArray(v)) for (const x of v) if (x instanceof Tensor) out.push(x);
+    }
+    for (const sub of n.subgraphs()) graphTensors(sub, out);
+    if (n.functionBody) graphTensors(n.functionBody.graph, out);
+  }
+  return out;
 }
 
 function disposeGraph(g: Graph): void {

@@ -95,8 +95,25 @@ export function bytesPerElement(type: DataType): number {
   return CTORS[type].BYTES_PER_ELEMENT;
 }
 
-/** A zero-filled typed array of `length` elements for `type`. */
+/**
+ * Where `allocate` gets buffers while a buffer arena is active (src/graph/arena.ts installs one for the
+ * duration of a session run so intermediates reuse the previous run's buffers). It must return a zero-filled
+ * array of exactly `length` elements of the dtype's container.
+ */
+export type BufferSource = (type: DataType, length: number) => TypedArray;
+
+let bufferSource: BufferSource | undefined;
+
+/** Install `source` as the allocator behind `allocate` (undefined = plain `new`); returns the previous one. */
+export function setBufferSource(source: BufferSource | undefined): BufferSource | undefined {
+  const previous = bufferSource;
+  bufferSource = source;
+  return previous;
+}
+
+/** A zero-filled typed array of `length` elements for `type` (from the active buffer source, if any). */
 export function allocate<T extends DataType>(type: T, length: number): DataTypeMap[T] {
+  if (bufferSource) return bufferSource(type, length) as DataTypeMap[T];
   return new CTORS[type](length) as DataTypeMap[T];
 }
 

@@ -16,7 +16,7 @@ import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { allocate, bytesPerElement, dataTypeFromOnnx, ONNX_TYPE_CODES, type DataType, type TypedArray } from '../../tensor/dtype.js';
 import { MAX_ELEMENTS } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { ModelFormatError, UnsupportedModelError } from '../errors.js';
+import { LimitExceededError, ModelFormatError, UnsupportedModelError } from '../errors.js';
 import { TensorDataType, tensorDataTypeName, type TensorProto } from './proto.js';
 
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -27,6 +27,22 @@ export interface TensorReadOptions {
   externalDataFolder?: string;
   /** Receives one-line notes about lossless conversions (bfloat16 -> float32). */
   notes?: string[];
+  /**
+   * Byte budget checked from the declared dims before any allocation: one tensor may not exceed
+   * `maxTensorBytes`, and the tensors read with the same budget object may not exceed `maxTotalBytes` together
+   * (`usedBytes` accumulates). Refusals are LimitExceededError.
+   */
+  budget?: TensorByteBudget;
+}
+
+/** A byte budget shared by the tensors of one model (see TensorReadOptions.budget). */
+export interface TensorByteBudget {
+  readonly maxTensorBytes: number;
+  readonly maxTotalBytes: number;
+  /** What the tensors read so far hold (updated by tensorFromProto). */
+  usedBytes: number;
+  /** Name of the total limit for messages (e.g. 'maxPlanBytes'). */
+  readonly totalName?: string;
 }
 
 /** The Tessera dtype a TensorProto data type becomes, or throws UnsupportedModelError naming it. */
@@ -52,6 +68,21 @@ export function tensorFromProto(tp: TensorProto, where: string, options: TensorR
   }
   const dims = [...tp.dims];
   const isBf16 = tp.dataType === TensorDataType.BFLOAT16;
+  const budget = options.budget;
+  if (budget) {
+    // type is the widened dtype for bfloat16, so this is what will be allocated
+    const bytes = count * bytesPerElement(type);
+    const what = `${label}: ${type} [${tp.dims.join(', ')}] needs ${bytes} bytes`;
+    if (bytes > budget.maxTensorBytes) throw new LimitExceededError(`${what}; maxTensorBytes is ${budget.maxTensorBytes}`, bytes, budget.maxTensorBytes);
+    if (budget.usedBytes + bytes > budget.maxTotalBytes) {
+      throw new LimitExceededError(
+        `${what}, making ${budget.usedBytes + bytes} bytes of tensors in the model; ${budget.totalName ?? 'the limit'} is ${budget.maxTotalBytes}`,
+        budget.usedBytes + bytes,
+        budget.maxTotalBytes,
+      );
+    }
+    budget.usedBytes += bytes;
+  }
   if (isBf16) options.notes?.push(`${label}: bfloat16 data widened to float32`);
 
   let raw = tp.rawData;

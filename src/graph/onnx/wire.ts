@@ -39,10 +39,14 @@ export class WireReader {
   /** Current nesting depth. */
   depth = 0;
 
-  constructor(readonly bytes: Uint8Array) {
+  /** The message bytes, as a plain Uint8Array (a Node Buffer is re-viewed: its `.slice()` would alias). */
+  readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // a plain Reader, not BufferReader, so bytes() returns subarrays of our own Uint8Array
-    this.reader = new Reader(bytes);
-    this.end = bytes.length;
+    this.reader = new Reader(this.bytes);
+    this.end = this.bytes.length;
   }
 
   /** Byte offset of the next read. */
@@ -331,8 +335,13 @@ export class WireWriter {
     });
   }
 
-  /** The encoded bytes. */
+  /**
+   * The encoded bytes, in a Uint8Array that owns its memory. (protobufjs returns a Node Buffer cut from a
+   * shared slab for small messages: its `.slice()` is a view and its `.buffer` holds other messages' bytes.)
+   */
   finish(): Uint8Array {
-    return this.w.finish();
+    const out = this.w.finish();
+    if (out.constructor === Uint8Array && out.byteOffset === 0 && out.byteLength === out.buffer.byteLength) return out;
+    return new Uint8Array(out);
   }
 }
