@@ -9,7 +9,12 @@
  *           one entry per axis of X (axes not resized get scale 1, roi [0, 1], size = input size):
  *           resolved_scales (floats: the scale the coordinate transform divides by),
  *           resolved_roi (floats: [start_0..start_r-1, end_0..end_r-1]),
+ *           resolved_widths (floats: the spec's output_width, which the coordinate transforms of
+ *             align_corners, tf_crop_and_resize and half_pixel_symmetric read: scale * in when the size
+ *             came from a scale (fractional, e.g. 2.4), the size itself under 'stretch' sizes),
  *           resolved_sizes (ints: the output dims).
+ *         Scales, widths and roi are float32 values (Math.fround): ONNX's scales and roi are float tensors
+ *         and onnxruntime computes the coordinate transforms in float (see src/kernels/cpu/resize.ts).
  * The resolved_* names are not ONNX attributes and are not declared, so callers cannot pass them.
  *
  * How the forms map:
@@ -81,6 +86,7 @@ function given(t: Tensor | undefined): Tensor | undefined {
 interface Resolved {
   scales: number[];
   roi: number[];
+  widths: number[];
   sizes: number[];
 }
 
@@ -99,6 +105,7 @@ function resolveGeometry(
   const n = axes.length;
   const scales = new Array<number>(rank).fill(1);
   const sizes = [...x.dims];
+  const widths = [...x.dims];
   const roi = [...new Array<number>(rank).fill(0), ...new Array<number>(rank).fill(1)];
   const what = n === rank ? `the rank of 'X' ${fmtShape(x.dims)}` : `the length of 'axes' [${axes.join(', ')}]`;
   if (scalesList && sizesList) fail(op, `'scales' and 'sizes' are both given; give exactly one (use an empty name for the other)`, ctx);
@@ -106,8 +113,8 @@ function resolveGeometry(
   if (roiList) {
     if (roiList.length !== 2 * n) fail(op, `input 'roi' has ${roiList.length} values; expected ${2 * n} (2 x ${what})`, ctx);
     axes.forEach((d, i) => {
-      roi[d] = roiList[i]!;
-      roi[rank + d] = roiList[n + i]!;
+      roi[d] = Math.fround(roiList[i]!);
+      roi[rank + d] = Math.fround(roiList[n + i]!);
     });
   }
   if (scalesList) {
@@ -115,8 +122,11 @@ function resolveGeometry(
     axes.forEach((d, i) => {
       const s = scalesList[i]!;
       if (!(s > 0) || !Number.isFinite(s)) fail(op, `scale ${s} for axis ${d} must be a positive finite number`, ctx);
-      scales[d] = s;
-      sizes[d] = Math.floor(s * x.dims[d]!);
+      const scale = Math.fround(s);
+      if (!(scale > 0) || !Number.isFinite(scale)) fail(op, `scale ${s} for axis ${d} is outside the float32 range (scales are float)`, ctx);
+      scales[d] = scale;
+      sizes[d] = Math.floor(scale * x.dims[d]!);
+      widths[d] = Math.fround(scale * x.dims[d]!);
     });
   } else {
     const list = sizesList!;
@@ -129,14 +139,17 @@ function resolveGeometry(
     if (policy === 'stretch') {
       axes.forEach((d, i) => {
         sizes[d] = list[i]!;
-        scales[d] = x.dims[d] === 0 ? 1 : list[i]! / x.dims[d]!;
+        widths[d] = list[i]!;
+        scales[d] = x.dims[d] === 0 ? 1 : Math.fround(list[i]! / x.dims[d]!);
       });
     } else {
       const ratios = axes.map((d, i) => (x.dims[d] === 0 ? 1 : list[i]! / x.dims[d]!));
       const common = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
+      const scale = Math.fround(common);
       for (const d of axes) {
-        scales[d] = common;
+        scales[d] = scale;
         sizes[d] = Math.floor(common * x.dims[d]! + 0.5);
+        widths[d] = Math.fround(scale * x.dims[d]!);
       }
     }
     axes.forEach((d) => {
@@ -144,7 +157,7 @@ function resolveGeometry(
     });
   }
   sizeOf(sizes, `${op} output`);
-  return { scales, roi, sizes };
+  return { scales, roi, widths, sizes };
 }
 
 function canonical(attrs: Record<string, AttrValue>, extra: Record<string, AttrValue>, r: Resolved): Record<string, AttrValue> {
@@ -153,6 +166,7 @@ function canonical(attrs: Record<string, AttrValue>, extra: Record<string, AttrV
   Object.assign(out, extra);
   out.resolved_scales = Object.freeze(r.scales);
   out.resolved_roi = Object.freeze(r.roi);
+  out.resolved_widths = Object.freeze(r.widths);
   out.resolved_sizes = Object.freeze(r.sizes);
   return out;
 }

@@ -41,12 +41,16 @@ function canonicalArgs(dims: readonly number[], o: ResizeOptions): RefResizeArgs
   const axes = (o.axes ?? [...dims.keys()]).map((a) => (a < 0 ? a + r : a));
   const scales = new Array<number>(r).fill(1);
   const sizes = [...dims];
+  // output_width of the spec: fractional scale * in (float32, as scales are float) when the size comes from a
+  // scale, the size itself for 'stretch' sizes
+  const widths = [...dims];
   const roi = [...new Array<number>(r).fill(0), ...new Array<number>(r).fill(1)];
   if (o.roi) axes.forEach((d, i) => ((roi[d] = Math.fround(o.roi![i]!)), (roi[r + d] = Math.fround(o.roi![axes.length + i]!))));
   if (o.scales) {
     axes.forEach((d, i) => {
       scales[d] = Math.fround(o.scales![i]!);
       sizes[d] = Math.floor(scales[d]! * dims[d]!);
+      widths[d] = Math.fround(scales[d]! * dims[d]!);
     });
   } else {
     const policy = o.keepAspectRatioPolicy ?? 'stretch';
@@ -55,15 +59,18 @@ function canonicalArgs(dims: readonly number[], o: ResizeOptions): RefResizeArgs
       if (policy === 'stretch') {
         scales[d] = ratios[i]!;
         sizes[d] = o.sizes![i]!;
+        widths[d] = sizes[d]!;
       } else {
         scales[d] = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
         sizes[d] = Math.floor(scales[d]! * dims[d]! + 0.5);
+        widths[d] = Math.fround(Math.fround(scales[d]!) * dims[d]!);
       }
     });
   }
   return {
     scales,
     roi,
+    widths,
     sizes,
     mode: o.mode ?? 'nearest',
     coordinateTransformationMode: o.coordinateTransformationMode ?? 'half_pixel',
@@ -253,6 +260,44 @@ describe('Resize: known answers from Operators.md', () => {
   });
 });
 
+describe('Resize: float32 source coordinates (former fast-kernel/reference disagreements, answers from onnxruntime-node)', () => {
+  // Each case once made the property test flaky: the reference found neighbours by sorting |x + pad - p|,
+  // where x + pad rounds a tiny x away, and both sides computed coordinates in float64 while onnxruntime uses
+  // float32. The expected values are onnxruntime-node 1.30's outputs for the same one-node models.
+  const both = (x: Tensor, o: ResizeOptions, want: readonly number[], dims: readonly number[]): void => {
+    expectValues(ops.resize(x, o), want, dims, 0);
+    expectValues(refResize(x, canonicalArgs(x.dims, o)), want, dims, 0);
+  };
+
+  it('tf_crop_and_resize with a denormal roi end: j * 1e-45 / 3 underflows to 0 in float32, so ceil picks 0', () => {
+    const x = t('float32', [0, -0.0001], [1, 1, 2, 1]);
+    const o: ResizeOptions = { coordinateTransformationMode: 'tf_crop_and_resize', nearestMode: 'ceil', axes: [2, -1], roi: [0, 0, 7.006492321624087e-46, 0], scales: [2, 1] };
+    both(x, o, [0, 0, -0.0001, -0.0001].map(Math.fround), [1, 1, 4, 1]);
+  });
+
+  it('half_pixel_symmetric with not_larger sizes: x = 1.00000006 rounds to 1, not to the padded neighbour 0', () => {
+    const o: ResizeOptions = { coordinateTransformationMode: 'half_pixel_symmetric', nearestMode: 'round_prefer_floor', sizes: [1, 1], keepAspectRatioPolicy: 'not_larger' };
+    both(t('int32', range(15, 0), [1, 1, 5, 3]), { ...o, axes: [2, 3] }, [7], [1, 1, 1, 1]);
+    both(t('bool', [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], [1, 1, 5, 3]), { ...o, axes: [2, -1] }, [1], [1, 1, 1, 1]);
+  });
+
+  it('tf_crop_and_resize with a denormal roi: x = 2.7e-42 is inside the crop box and ceil picks 1', () => {
+    const o: ResizeOptions = { coordinateTransformationMode: 'tf_crop_and_resize', nearestMode: 'ceil', extrapolationValue: 10, roi: [-2.476e-306, 1.3637e-42], sizes: [2], keepAspectRatioPolicy: 'not_smaller' };
+    both(t('float32', [0, 0.002, 0.5], [3]), o, [0, Math.fround(0.002)], [2]);
+    both(t('float16', [0, 0.002, 0.5], [3]), o, [0, 0.0020008087158203125], [2]);
+  });
+
+  it('tf_crop_and_resize rounds like float32: 0.1f + 3 * (0.9f - 0.1f) / 6 is 0.49999997, below the tie', () => {
+    // linear reads the coordinate back as a value (input [0, 1]); onnxruntime gives the same float32 numbers
+    const o: ResizeOptions = { mode: 'linear', coordinateTransformationMode: 'tf_crop_and_resize', roi: [0.1, 0.9], sizes: [7] };
+    const want = [0.10000000149011612, 0.23333331942558289, 0.36666664481163025, 0.4999999701976776, 0.6333333253860474, 0.7666666507720947, 0.8999999761581421];
+    expectValues(ops.resize(t('float32', [0, 1], [2]), o), want, [7], 1e-7);
+    // nearest sees the same 0.49999997, which is not a tie: round_prefer_ceil keeps index 0. (onnxruntime 1.30's
+    // nearest path treats |frac - 0.5| <= ~1e-6 as a tie and picks 1; we evaluate the spec exactly in float32.)
+    expect(values(ops.resize(t('float32', [0, 1], [2]), { ...o, mode: 'nearest', nearestMode: 'round_prefer_ceil' }))).toEqual([0, 0, 0, 0, 1, 1, 1]);
+  });
+});
+
 describe('Resize and Upsample: older opset forms', () => {
   const x22 = t('float32', [1, 2, 3, 4], [1, 1, 2, 2]);
   const repeat2 = [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4];
@@ -326,6 +371,8 @@ describe('Resize: bad inputs', () => {
 
   it('rejects non-positive scales, negative sizes, bool with linear, growing an empty axis', () => {
     expectError(() => ops.resize(x, { scales: [1, 1, 0, 2] }), /scale 0 for axis 2 must be a positive/);
+    // scales are float: a float64 scale that underflows float32 is rejected rather than divided by
+    expectError(() => runOp('Resize', [x, undefined, t('float64', [1, 1, 1e-50, 1], [4])], {}), /scale 1e-50 for axis 2 is outside the float32 range/);
     expectError(() => ops.resize(x, { sizes: [1, 1, -1, 2] }), /size -1 for axis 2/);
     expectError(() => ops.resize(t('bool', [1, 0], [2]), { mode: 'linear', scales: [2] }), /type bool; mode 'linear'/);
     expectError(() => ops.resize(t('float32', [], [0, 2]), { sizes: [3, 2] }), /cannot resize axis 0 .* from 0 to 3/);

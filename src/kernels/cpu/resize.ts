@@ -5,7 +5,9 @@
  * Algorithm. Resize is separable: every mode computes an output element as a tensor product of per-axis
  * 1-D filters. So for each axis we precompute a tap table once (cost O(out_len * taps)):
  *   for output coordinate j: x = the input coordinate the coordinate transform gives (half_pixel,
- *   align_corners, ...), base = ceil(x) - 1 and ratio = x - base in (0, 1]; tap t reads input index
+ *   align_corners, ...; computed in float32 like onnxruntime, see sourceCoordinate, so rounding ties and the
+ *   crop boundary test match it bit for bit), base = ceil(x) - 1 and ratio = x - base in (0, 1] (both exact
+ *   for a float32 x); tap t reads input index
  *   clamp(base + start + t, 0, len - 1) with weight k((start + t - ratio) * s), where k is the linear
  *   (1 - |d|) or cubic (Keys, parameter a) kernel, s = min(scale, 1) with antialias (the filter is stretched
  *   by 1/scale when downscaling, start = floor(-radius / s) + 1, taps = 2 - 2 * start) and s = 1 otherwise.
@@ -70,32 +72,52 @@ function settingsOf(attrs: Attrs): ResizeSettings {
   };
 }
 
+/** What the coordinate transform of one axis needs, every value already rounded to float32. */
+interface AxisGeometry {
+  readonly inLen: number;
+  readonly outLen: number;
+  /** output_width of the spec: scale * inLen (fractional) when the size came from a scale, else outLen. */
+  readonly outWidth: number;
+  readonly scale: number;
+  readonly roiStart: number;
+  readonly roiEnd: number;
+}
+
+const f32 = Math.fround;
+
 /**
- * The input coordinate of output coordinate j. `outWidth` = scale * inLen (fractional when the size came
- * from a scale), `outLen` its integer part, as in the ONNX reference.
+ * The input coordinate of output coordinate j, in float32 arithmetic: ONNX's scales and roi are float
+ * tensors and onnxruntime's CPU kernel computes every transform in `float`, so each operation below is
+ * rounded to float32 in the same order as there (Math.fround of a float64 op on float32 operands is exactly
+ * the float32 op). Two steps are float64 in onnxruntime and here too: the tail of half_pixel_symmetric and
+ * the centre formula of tf_crop_and_resize (a `0.5 *` double literal). Nearest rounding and the
+ * tf_crop_and_resize boundary test then see the same bits as onnxruntime; the reference in
+ * reference/resize.ts repeats this formula operation for operation. Which length each mode reads follows
+ * the ONNX reference: align_corners and tf_crop_and_resize divide by output_width - 1 (fractional when from
+ * a scale, as conformance expects), pytorch_half_pixel tests the integer length_resized > 1 (the spec text).
  */
-function sourceCoordinate(mode: string, j: number, scale: number, inLen: number, outLen: number, roiStart: number, roiEnd: number): number {
-  const outWidth = scale * inLen;
+function sourceCoordinate(mode: string, j: number, g: AxisGeometry): number {
   switch (mode) {
     case 'half_pixel':
-      return (j + 0.5) / scale - 0.5;
+      return f32(f32(f32(j + 0.5) / g.scale) - 0.5);
     case 'half_pixel_symmetric': {
-      const adjustment = outLen / outWidth;
-      const center = inLen / 2;
-      const offset = center * (1 - adjustment);
-      return offset + (j + 0.5) / scale - 0.5;
+      const adjustment = f32(g.outLen / g.outWidth);
+      const center = f32(g.inLen / 2);
+      const offset = f32(center * f32(1 - adjustment));
+      return f32(offset + (j + 0.5) / g.scale - 0.5);
     }
     case 'pytorch_half_pixel':
-      return outWidth === 1 ? 0 : (j + 0.5) / scale - 0.5;
+      return g.outLen > 1 ? f32(f32(f32(j + 0.5) / g.scale) - 0.5) : 0;
     case 'align_corners':
-      return outWidth === 1 ? 0 : (j * (inLen - 1)) / (outWidth - 1);
+      return g.outWidth === 1 ? 0 : f32(f32(j * (g.inLen - 1)) / f32(g.outWidth - 1));
     case 'asymmetric':
-      return j / scale;
+      return f32(j / g.scale);
     case 'tf_half_pixel_for_nn':
-      return (j + 0.5) / scale;
+      return f32(f32(j + 0.5) / g.scale);
     case 'tf_crop_and_resize': {
-      const x = outWidth === 1 ? ((roiEnd - roiStart) * (inLen - 1)) / 2 : (j * (roiEnd - roiStart) * (inLen - 1)) / (outWidth - 1);
-      return x + roiStart * (inLen - 1);
+      if (g.outWidth === 1) return f32(0.5 * f32(g.roiStart + g.roiEnd) * (g.inLen - 1));
+      const span = f32(f32(f32(j * f32(g.roiEnd - g.roiStart)) * (g.inLen - 1)) / f32(g.outWidth - 1));
+      return f32(f32(g.roiStart * (g.inLen - 1)) + span);
     }
     default:
       throw new KernelError(`Resize: unknown coordinate_transformation_mode ${mode}`);
@@ -127,8 +149,12 @@ function nearestIndex(x: number, mode: string): number {
   }
 }
 
-/** Build the tap table of one axis. */
-export function buildAxisTable(inLen: number, outLen: number, scale: number, roiStart: number, roiEnd: number, s: ResizeSettings): AxisTable {
+/**
+ * Build the tap table of one axis. `outWidth` is the spec's output_width (see sourceCoordinate); scale,
+ * outWidth and roi are rounded to float32 here, as onnxruntime holds them.
+ */
+export function buildAxisTable(inLen: number, outLen: number, outWidth: number, scale: number, roiStart: number, roiEnd: number, s: ResizeSettings): AxisTable {
+  const g: AxisGeometry = { inLen, outLen, outWidth: f32(outWidth), scale: f32(scale), roiStart: f32(roiStart), roiEnd: f32(roiEnd) };
   const cropping = s.coordinateMode === 'tf_crop_and_resize';
   const outside = cropping ? new Uint8Array(outLen) : undefined;
   const last = inLen - 1;
@@ -137,7 +163,7 @@ export function buildAxisTable(inLen: number, outLen: number, scale: number, roi
     const weight = new Float64Array(outLen).fill(1);
     let identity = inLen === outLen;
     for (let j = 0; j < outLen; j++) {
-      const x = sourceCoordinate(s.coordinateMode, j, scale, inLen, outLen, roiStart, roiEnd);
+      const x = sourceCoordinate(s.coordinateMode, j, g);
       if (outside && (x < 0 || x > last)) {
         outside[j] = 1;
         identity = false;
@@ -150,14 +176,14 @@ export function buildAxisTable(inLen: number, outLen: number, scale: number, roi
     return { inLen, outLen, taps: 1, index, weight, outside, identity };
   }
   const radius = s.mode === 'linear' ? 1 : 2;
-  const stretch = s.antialias ? Math.min(scale, 1) : 1;
+  const stretch = s.antialias ? Math.min(g.scale, 1) : 1;
   const start = Math.floor(-radius / stretch) + 1;
   const taps = 2 - 2 * start;
   const index = new Int32Array(outLen * taps);
   const weight = new Float64Array(outLen * taps);
   let identity = inLen === outLen;
   for (let j = 0; j < outLen; j++) {
-    const x = sourceCoordinate(s.coordinateMode, j, scale, inLen, outLen, roiStart, roiEnd);
+    const x = sourceCoordinate(s.coordinateMode, j, g);
     const row = j * taps;
     if (outside && (x < 0 || x > last)) {
       outside[j] = 1;
@@ -363,11 +389,12 @@ const resizeKernel: Kernel = (inputs, attrs, outputs) => {
   const spec = outputs[0]!;
   const s = settingsOf(attrs);
   const scales = attrs.resolved_scales as readonly number[];
+  const widths = attrs.resolved_widths as readonly number[];
   const roi = attrs.resolved_roi as readonly number[];
   const rank = x.rank;
   const y = outputTensor(spec);
   if (y.size === 0) return [y];
-  const tables = x.dims.map((len, d) => buildAxisTable(len, spec.dims[d]!, scales[d]!, roi[d]!, roi[rank + d]!, s));
+  const tables = x.dims.map((len, d) => buildAxisTable(len, spec.dims[d]!, widths[d]!, scales[d]!, roi[d]!, roi[rank + d]!, s));
   const active = tables.map((t, d) => (t.identity ? -1 : d)).filter((d) => d >= 0);
   if (active.length === 0) {
     (y.data as Float32Array).set(x.data as Float32Array);

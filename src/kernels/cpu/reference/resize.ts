@@ -1,12 +1,19 @@
 /**
  * Reference (naive) Resize: for every output element and every axis, compute the original coordinate, the
- * filter coefficients and the neighbour indices exactly as the ONNX reference implementation describes them
- * (coefficients for ratio in (0, 1], the n nearest positions of the edge-padded axis, preferring the smaller
- * one), then sum the tensor product of the per-axis coefficients over all neighbour combinations. No tables,
- * no separable passes: cost is taps^rank per output element. The fast kernel in ../resize.ts is tested
- * against this.
+ * filter coefficients and the neighbour indices as the ONNX reference implementation describes them
+ * (coefficients for ratio in (0, 1], the n positions nearest to the coordinate, preferring the smaller one,
+ * edge-padded), then sum the tensor product of the per-axis coefficients over all neighbour combinations.
+ * No tables, no separable passes: cost is taps^rank per output element. The fast kernel in ../resize.ts is
+ * tested against this.
  *
- * Takes the canonical arguments (resolved per-axis scales, roi, output sizes) the Resize op computes.
+ * Precision: the original coordinate is computed in float32, every operation rounded (Math.fround) in the
+ * order onnxruntime's `float` code does it; the fast kernel repeats the same formula operation for
+ * operation, so nearest rounding ties and the tf_crop_and_resize boundary test agree bit for bit. The
+ * neighbours are counted from floor(x) (exact for a float32 x) instead of the ONNX reference's
+ * "sort the padded positions by |x + pad - p|", which rounds x + pad and loses a tiny x (1e-45 + 1 == 1).
+ *
+ * Takes the canonical arguments (resolved per-axis scales, roi, output widths and sizes) the Resize op
+ * computes.
  */
 import { isFloat, type DataType } from '../../../tensor/dtype.js';
 import { sizeOf } from '../../../tensor/shape.js';
@@ -17,6 +24,8 @@ import { ravel, unravel } from './gather.js';
 export interface RefResizeArgs {
   scales: readonly number[];
   roi: readonly number[];
+  /** The spec's output_width per axis: scale * input length when the size came from a scale, else the size. */
+  widths: readonly number[];
   sizes: readonly number[];
   mode: 'nearest' | 'linear' | 'cubic';
   coordinateTransformationMode: string;
@@ -76,35 +85,44 @@ function nearestCoeffs(r: number, mode: string): number[] {
   }
 }
 
-/** Original coordinate of output position x on one axis (null = outside the crop box: extrapolate). */
+const f32 = Math.fround;
+
+/**
+ * Original coordinate of output position x on one axis (null = outside the crop box: extrapolate), in
+ * float32 arithmetic: scale, output_width and roi are float32 values, each operation is rounded to float32,
+ * except where onnxruntime computes in double (the tail of half_pixel_symmetric, the centre formula of
+ * tf_crop_and_resize) and rounds once at the end.
+ */
 function originalCoordinate(args: RefResizeArgs, axis: number, x: number, inWidth: number): number | null {
-  const scale = args.scales[axis]!;
-  const outWidth = scale * inWidth;
-  const outWidthInt = args.sizes[axis]!;
   const rank = args.sizes.length;
+  const scale = f32(args.scales[axis]!);
+  const outWidth = f32(args.widths[axis]!);
+  const outWidthInt = args.sizes[axis]!;
   switch (args.coordinateTransformationMode) {
     case 'align_corners':
-      return outWidth === 1 ? 0 : (x * (inWidth - 1)) / (outWidth - 1);
+      return outWidth === 1 ? 0 : f32(f32(x * (inWidth - 1)) / f32(outWidth - 1));
     case 'asymmetric':
-      return x / scale;
+      return f32(x / scale);
     case 'tf_half_pixel_for_nn':
-      return (x + 0.5) / scale;
+      return f32(f32(x + 0.5) / scale);
     case 'tf_crop_and_resize': {
-      const start = args.roi[axis]!;
-      const end = args.roi[rank + axis]!;
-      let xo = outWidth === 1 ? ((end - start) * (inWidth - 1)) / 2 : (x * (end - start) * (inWidth - 1)) / (outWidth - 1);
-      xo += start * (inWidth - 1);
+      const start = f32(args.roi[axis]!);
+      const end = f32(args.roi[rank + axis]!);
+      const xo =
+        outWidth === 1
+          ? f32(0.5 * f32(start + end) * (inWidth - 1))
+          : f32(f32(start * (inWidth - 1)) + f32(f32(f32(x * f32(end - start)) * (inWidth - 1)) / f32(outWidth - 1)));
       return xo < 0 || xo > inWidth - 1 ? null : xo;
     }
     case 'pytorch_half_pixel':
-      return outWidth === 1 ? 0 : (x + 0.5) / scale - 0.5;
+      return outWidthInt > 1 ? f32(f32(f32(x + 0.5) / scale) - 0.5) : 0;
     case 'half_pixel':
-      return (x + 0.5) / scale - 0.5;
+      return f32(f32(f32(x + 0.5) / scale) - 0.5);
     case 'half_pixel_symmetric': {
-      const adjustment = outWidthInt / outWidth;
-      const center = inWidth / 2;
-      const offset = center * (1 - adjustment);
-      return offset + (x + 0.5) / scale - 0.5;
+      const adjustment = f32(outWidthInt / outWidth);
+      const center = f32(inWidth / 2);
+      const offset = f32(center * f32(1 - adjustment));
+      return f32(offset + (x + 0.5) / scale - 0.5);
     }
     default:
       throw new Error(`unknown coordinate mode ${args.coordinateTransformationMode}`);
@@ -112,18 +130,12 @@ function originalCoordinate(args: RefResizeArgs, axis: number, x: number, inWidt
 }
 
 /**
- * The `n` positions of the edge-padded axis nearest to x (ties to the smaller), as indices into the
- * original axis (may be outside [0, len) where they hit the padding).
+ * The `n` (even) positions nearest to the coordinate whose integer part is `xInt` and fraction `ratio` in
+ * (0, 1] (xInt = x - ratio), ties to the smaller: xInt - n/2 + 1 .. xInt + n/2. Indices may fall outside
+ * [0, len), where they hit the edge padding.
  */
-function neighbours(x: number, n: number, len: number): number[] {
-  const pad = Math.ceil(n / 2);
-  const xp = x + pad;
-  const positions = [...Array(len + 2 * pad).keys()];
-  positions.sort((p, q) => Math.abs(xp - p) - Math.abs(xp - q) || p - q);
-  return positions
-    .slice(0, n)
-    .sort((p, q) => p - q)
-    .map((p) => p - pad);
+function neighbours(xInt: number, n: number): number[] {
+  return Array.from({ length: n }, (_, t) => xInt - n / 2 + 1 + t);
 }
 
 /** Per-axis (index, weight) pairs for output position x, or null to extrapolate. */
@@ -131,12 +143,12 @@ function axisTaps(args: RefResizeArgs, axis: number, x: number, inWidth: number)
   const xo = originalCoordinate(args, axis, x, inWidth);
   if (xo === null) return null;
   const ratio = Number.isInteger(xo) ? 1 : xo - Math.floor(xo);
-  const scale = args.scales[axis]!;
+  const scale = f32(args.scales[axis]!);
   let coeffs: number[];
   if (args.mode === 'nearest') coeffs = nearestCoeffs(ratio, args.nearestMode);
   else if (args.mode === 'linear') coeffs = args.antialias ? linearCoeffsAntialias(ratio, scale) : [1 - ratio, ratio];
   else coeffs = args.antialias ? cubicCoeffsAntialias(ratio, scale, args.cubicCoeffA) : cubicCoeffs(ratio, args.cubicCoeffA);
-  const idx = neighbours(xo, coeffs.length, inWidth);
+  const idx = neighbours(xo - ratio, coeffs.length);
   // exclude_outside applies to the interpolating filters; a nearest pick is never renormalized (the ONNX
   // reference would divide by zero when the picked neighbour is padding)
   if (args.excludeOutside && args.mode !== 'nearest') {
