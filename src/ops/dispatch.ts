@@ -31,6 +31,11 @@ export interface RunOpOptions {
    * their inputs and attributes read it (Split before opset 18 splits into this many equal parts).
    */
   numOutputs?: number;
+  /**
+   * Called with the inferred outputs after validation and before the kernel runs (so before anything is
+   * allocated for them); the graph executor enforces its memory limits here. Throwing refuses the call.
+   */
+  beforeKernel?: (outputs: readonly OutputSpec[]) => void;
 }
 
 let defaultThreads = Math.max(1, (globalThis as { process?: { getBuiltinModule?(id: string): { availableParallelism?(): number } | undefined } }).process?.getBuiltinModule?.('node:os')?.availableParallelism?.() ?? 1);
@@ -116,6 +121,7 @@ export function runOp(
     checkInputs(schema, call.inputs, ictx);
     outputs = schema.infer(call.inputs, call.attrs, ictx);
     kernel = getKernel(op, backend, domain);
+    options.beforeKernel?.(outputs);
   } catch (e) {
     for (const t of temps) t.dispose();
     throw e;

@@ -1,10 +1,55 @@
 /**
  * Single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, row-major, op = optional transpose.
  *
- * This is the entry point every matrix product in the CPU backend goes through (MatMul, Gemm, Conv via
- * im2col, ConvTranspose, Einsum contractions, RNN gates). TODO(gemm helper): packed panels + register
- * micro-kernel + worker pool; the naive reference lives in reference/gemm.ts.
+ * Every matrix product of the CPU backend goes through `sgemm` (MatMul, Gemm, Conv via im2col, ConvTranspose,
+ * Einsum contractions, RNN gates). The naive triple loop it is tested against is reference/gemm.ts.
+ *
+ * Algorithm (the Goto/BLIS scheme, scaled to what V8 compiles well):
+ *
+ *   for jc in columns, step NC                      (a slice of B that stays in L3)
+ *     for pc in 0..k, step KC                       (one K block: KC = 256)
+ *       pack B[pc:pc+kc, jc:jc+nc] into panels NR = 8 columns wide, each panel kc x NR contiguous
+ *       for ic in rows, step MC                     (a block of A that stays in L2)
+ *         pack A[ic:ic+mc, pc:pc+kc] into panels MR = 4 rows tall, each panel kc x MR contiguous
+ *         for each B panel jr, for each A panel ir:
+ *           micro-kernel: a 4x8 tile of C in 32 local variables, kc rank-1 updates
+ *           (per step: 4 loads of A, 8 loads of B, 32 multiply-adds), then store the tile into C
+ *
+ * Packing turns strided, possibly transposed reads into two unit-stride streams, so transA/transB, offsets and
+ * leading dimensions cost only the packing (O(mk + kn) per block, against O(mnk) arithmetic). Panels at the
+ * right and bottom edges are padded with zeros to the full 4x8 tile; the padded rows/columns of the tile are
+ * simply not stored, so any m, n, k works. Packs are Float64Array (float32 values convert exactly); the
+ * micro-kernel works on JavaScript doubles, so each product a*b is exact and sums are rounded in double.
+ * The index arithmetic in the hot loop is masked (`& 0x3fffffff`, `kc & 0xffff`) so V8 can prove it never
+ * overflows int32 and drops its overflow checks (measured +30-50% in ../shared/FIELD-NOTES.md).
+ *
+ * Measured here (`node` micro-benchmark of 512^3, 1 thread, AMD EPYC 2.6 GHz, shared machine): 4x4, 4x6, 4x8,
+ * 5x4, 6x4, 3x8 tiles all land at 5.4-5.9 GFLOP/s; 6x8, 8x4, 8x8, 4x12 and a k-loop unrolled by 2 were slower
+ * (4.4-5.2). 4x8 with Float64 packs, KC 256, MC 128 was the best or tied; MC and Float32 packs made no
+ * consistent difference. A plain scalar loop with 8 independent multiply-add chains peaks at ~5.3 GFLOP/s on
+ * this machine, so the micro-kernel runs at the core's scalar JavaScript ceiling.
+ *
+ * Per element (i, j) the operations are always the same sequence, whatever part of the matrix a call covers:
+ * for each K block in order, acc = sum over p of a[i,p] * b[p,j] (double, p ascending, from 0), then the
+ * first block stores alpha * acc + beta * C (or alpha * acc when beta is 0: old C is never read, even NaN),
+ * later blocks store C + alpha * acc (rounded to float32 each time). Threads (./pool.ts) share the work as
+ * chunks of 64-aligned rows or columns of C, claimed dynamically; a chunk only cuts rows or columns, so results
+ * are bitwise identical for any thread count and any assignment of chunks to threads.
+ *
+ * Multi-threading applies to the packed path only: the vector paths are memory bound and copying their big
+ * operand into shared memory for the workers costs about what a second thread saves (measured: 1x4096x4096
+ * went from 12 ms on one thread to 28-39 ms on two with the copy).
+ *
+ * Other paths, chosen from (m, n, k) alone so that every thread takes the same one:
+ *   - tiny problems (m*n*k <= 256): the direct triple loop (packing would cost more than it saves);
+ *   - m = 1 (a row vector times a matrix, e.g. a 1x4096x4096 layer): streaming over B rows with a double
+ *     accumulator row, 4 rows of B per pass; memory bound (reads B once: 4kn bytes);
+ *   - n = 1 (matrix times a column vector): one dot product per row.
+ *
+ * Cost: 2mnk FLOPs; bytes moved about 4(mk*ceil(n/NC) + kn + 2mn*ceil(k/KC)) plus packs.
  */
+import { KernelError } from '../../tensor/errors.js';
+import { MAX_TASK_CHUNKS, poolSupported, readyWorkerCount, runChunked, sharedArena, TASK_GEMM } from './pool.js';
 
 /** Arguments of one GEMM call. Leading dimensions are row strides in elements. */
 export interface GemmArgs {
@@ -34,26 +79,485 @@ export interface GemmArgs {
   threads?: number;
 }
 
-/** C = alpha * op(A) op(B) + beta * C. */
-export function sgemm(args: GemmArgs): void {
-  const { m, n, k, a, lda, b, ldb, c, ldc } = args;
-  const ao = args.aOffset ?? 0;
-  const bo = args.bOffset ?? 0;
-  const co = args.cOffset ?? 0;
-  const alpha = args.alpha ?? 1;
-  const beta = args.beta ?? 0;
-  const ta = args.transA ?? false;
-  const tb = args.transB ?? false;
+/** Rows of the register tile. */
+export const GEMM_MR = 4;
+/** Columns of the register tile. */
+export const GEMM_NR = 8;
+/** Depth of one K block (packed panels are KC long). */
+export const GEMM_KC = 256;
+/** Rows of A packed at once (a multiple of MR). */
+export const GEMM_MC = 128;
+/** Columns of B packed at once (a multiple of NR). */
+export const GEMM_NC = 1024;
+/**
+ * Problems with m*n*k at most this use the direct loop. Measured (one thread): the packed path already wins at
+ * 8x8x8 (0.54 vs 0.69 us) and by 2.3x at 32x32x32, so only the tiniest products skip packing.
+ */
+export const GEMM_NAIVE_MAX_VOLUME = 256;
+/**
+ * Problems below this many FLOPs (2mnk) stay on the calling thread: dispatching to a hot worker costs ~1-5 us
+ * plus copying the operands into shared memory, to a sleeping one 35-60 us.
+ */
+export const GEMM_PARALLEL_MIN_FLOPS = 4_000_000;
+
+/** Algorithm of one problem (a function of m, n, k only). */
+export const GEMM_PATH_NAIVE = 0;
+export const GEMM_PATH_ROW_VECTOR = 1;
+export const GEMM_PATH_COL_VECTOR = 2;
+export const GEMM_PATH_PACKED = 3;
+
+/** A GEMM with every argument resolved (what the compute routines and the workers take). */
+export interface GemmProblem {
+  m: number;
+  n: number;
+  k: number;
+  a: Float32Array;
+  ao: number;
+  lda: number;
+  transA: boolean;
+  b: Float32Array;
+  bo: number;
+  ldb: number;
+  transB: boolean;
+  c: Float32Array;
+  co: number;
+  ldc: number;
+  alpha: number;
+  beta: number;
+}
+
+/** Scratch buffers of one thread (packs, the register tile, vector accumulators); grown on demand. */
+export class GemmWorkspace {
+  packA = new Float64Array(0);
+  packB = new Float64Array(0);
+  readonly tile = new Float64Array(GEMM_MR * GEMM_NR);
+  vector = new Float64Array(0);
+}
+
+/** The algorithm for an m x n x k problem. */
+export function chooseGemmPath(m: number, n: number, k: number): number {
+  if (m * n * k <= GEMM_NAIVE_MAX_VOLUME) return GEMM_PATH_NAIVE;
+  if (m === 1) return GEMM_PATH_ROW_VECTOR;
+  if (n === 1) return GEMM_PATH_COL_VECTOR;
+  return GEMM_PATH_PACKED;
+}
+
+/** Compute all of `p` with algorithm `path` on the calling thread. */
+export function computeGemm(p: GemmProblem, path: number, ws: GemmWorkspace): void {
+  if (p.m === 0 || p.n === 0) return;
+  if (path === GEMM_PATH_NAIVE) gemmNaive(p);
+  else if (path === GEMM_PATH_ROW_VECTOR) gemmRowVector(p, ws);
+  else if (path === GEMM_PATH_COL_VECTOR) gemmColVector(p, ws);
+  else gemmPacked(p, ws);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Direct paths.
+
+/** The triple loop, for tiny problems (also the k = 0 case). */
+function gemmNaive(p: GemmProblem): void {
+  const { m, n, k, a, ao, b, bo, c, co, ldc, alpha, beta } = p;
+  const aRow = p.transA ? 1 : p.lda;
+  const aCol = p.transA ? p.lda : 1;
+  const bRow = p.transB ? 1 : p.ldb;
+  const bCol = p.transB ? p.ldb : 1;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let s = 0;
-      for (let p = 0; p < k; p++) {
-        const av = ta ? a[ao + p * lda + i]! : a[ao + i * lda + p]!;
-        const bv = tb ? b[bo + j * ldb + p]! : b[bo + p * ldb + j]!;
-        s += av * bv;
-      }
+      let ai = ao + i * aRow;
+      let bi = bo + j * bCol;
+      for (let q = 0; q < k; q++, ai += aCol, bi += bRow) s += a[ai]! * b[bi]!;
       const ci = co + i * ldc + j;
       c[ci] = beta === 0 ? alpha * s : alpha * s + beta * c[ci]!;
     }
   }
+}
+
+/** Columns of C accumulated at once by the row-vector path (a 32 KiB double row). */
+const ROW_VECTOR_CHUNK = 4096;
+
+/** m = 1: C[0, j] = alpha * sum_p A[0, p] B[p, j] + beta * C[0, j]. */
+function gemmRowVector(p: GemmProblem, ws: GemmWorkspace): void {
+  const { n, k, a, ao, b, bo, ldb, c, co, alpha, beta } = p;
+  const aStep = p.transA ? p.lda : 1;
+  if (p.transB) {
+    // B[p, j] = b[bo + j*ldb + p]: one dot product per column, unit stride in both vectors
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      let bi = bo + j * ldb;
+      let ai = ao;
+      for (let q = 0; q < k; q++, ai += aStep, bi++) s += a[ai]! * b[bi]!;
+      const ci = co + j;
+      c[ci] = beta === 0 ? alpha * s : alpha * s + beta * c[ci]!;
+    }
+    return;
+  }
+  if (ws.vector.length < ROW_VECTOR_CHUNK) ws.vector = new Float64Array(ROW_VECTOR_CHUNK);
+  const acc = ws.vector;
+  for (let j0 = 0; j0 < n; j0 += ROW_VECTOR_CHUNK) {
+    const width = Math.min(ROW_VECTOR_CHUNK, n - j0) & 0x3fffffff;
+    acc.fill(0, 0, width);
+    let q = 0;
+    // four rows of B per pass; `acc + x0 + x1 + x2 + x3` evaluates left to right, the same sequence as one row at a time
+    for (; q + 3 < k; q += 4) {
+      const a0 = a[ao + q * aStep]!;
+      const a1 = a[ao + (q + 1) * aStep]!;
+      const a2 = a[ao + (q + 2) * aStep]!;
+      const a3 = a[ao + (q + 3) * aStep]!;
+      const r0 = (bo + q * ldb + j0) & 0x3fffffff;
+      const r1 = (r0 + ldb) & 0x3fffffff;
+      const r2 = (r1 + ldb) & 0x3fffffff;
+      const r3 = (r2 + ldb) & 0x3fffffff;
+      for (let j = 0; j < width; j++) {
+        acc[j] = acc[j]! + a0 * b[(r0 + j) & 0x3fffffff]! + a1 * b[(r1 + j) & 0x3fffffff]! + a2 * b[(r2 + j) & 0x3fffffff]! + a3 * b[(r3 + j) & 0x3fffffff]!;
+      }
+    }
+    for (; q < k; q++) {
+      const a0 = a[ao + q * aStep]!;
+      const r0 = (bo + q * ldb + j0) & 0x3fffffff;
+      for (let j = 0; j < width; j++) acc[j] = acc[j]! + a0 * b[(r0 + j) & 0x3fffffff]!;
+    }
+    const cBase = co + j0;
+    if (beta === 0) for (let j = 0; j < width; j++) c[cBase + j] = alpha * acc[j]!;
+    else for (let j = 0; j < width; j++) c[cBase + j] = alpha * acc[j]! + beta * c[cBase + j]!;
+  }
+}
+
+/** n = 1: C[i, 0] = alpha * sum_p A[i, p] B[p, 0] + beta * C[i, 0]. */
+function gemmColVector(p: GemmProblem, ws: GemmWorkspace): void {
+  const { m, k, a, ao, lda, b, bo, c, co, ldc, alpha, beta } = p;
+  const bStep = p.transB ? 1 : p.ldb;
+  if (!p.transA) {
+    // A rows are contiguous: one dot product per row
+    if (ws.vector.length < k) ws.vector = new Float64Array(k);
+    const x = ws.vector;
+    for (let q = 0; q < k; q++) x[q] = b[bo + q * bStep]!;
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      const r = ao + i * lda;
+      for (let q = 0; q < k; q++) s += a[r + q]! * x[q]!;
+      const ci = co + i * ldc;
+      c[ci] = beta === 0 ? alpha * s : alpha * s + beta * c[ci]!;
+    }
+    return;
+  }
+  // A[i, p] = a[ao + p*lda + i]: accumulate rows of stored A into a double vector (same order per element)
+  if (ws.vector.length < m) ws.vector = new Float64Array(m);
+  const acc = ws.vector;
+  acc.fill(0, 0, m);
+  for (let q = 0; q < k; q++) {
+    const bv = b[bo + q * bStep]!;
+    const r = ao + q * lda;
+    for (let i = 0; i < m; i++) acc[i] = acc[i]! + a[r + i]! * bv;
+  }
+  for (let i = 0; i < m; i++) {
+    const ci = co + i * ldc;
+    c[ci] = beta === 0 ? alpha * acc[i]! : alpha * acc[i]! + beta * c[ci]!;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Packed path.
+
+/** Pack rows [ic, ic+mc) x depth [pc, pc+kc) of op(A) into MR-row panels (kc x MR each, zero padded). */
+function packPanelsA(p: GemmProblem, ic: number, mc: number, pc: number, kc: number, pa: Float64Array): void {
+  const { a, ao, lda } = p;
+  let q = 0;
+  for (let i = 0; i < mc; i += GEMM_MR) {
+    const rows = Math.min(GEMM_MR, mc - i);
+    if (!p.transA) {
+      for (let r = 0; r < GEMM_MR; r++) {
+        if (r < rows) {
+          const src = ao + (ic + i + r) * lda + pc;
+          for (let s = 0; s < kc; s++) pa[q + s * GEMM_MR + r] = a[src + s]!;
+        } else {
+          for (let s = 0; s < kc; s++) pa[q + s * GEMM_MR + r] = 0;
+        }
+      }
+    } else {
+      for (let s = 0; s < kc; s++) {
+        const src = ao + (pc + s) * lda + ic + i;
+        const dst = q + s * GEMM_MR;
+        for (let r = 0; r < rows; r++) pa[dst + r] = a[src + r]!;
+        for (let r = rows; r < GEMM_MR; r++) pa[dst + r] = 0;
+      }
+    }
+    q += GEMM_MR * kc;
+  }
+}
+
+/** Pack depth [pc, pc+kc) x columns [jc, jc+nc) of op(B) into NR-column panels (kc x NR each, zero padded). */
+function packPanelsB(p: GemmProblem, jc: number, nc: number, pc: number, kc: number, pb: Float64Array): void {
+  const { b, bo, ldb } = p;
+  let q = 0;
+  for (let j = 0; j < nc; j += GEMM_NR) {
+    const cols = Math.min(GEMM_NR, nc - j);
+    if (!p.transB) {
+      for (let s = 0; s < kc; s++) {
+        const src = bo + (pc + s) * ldb + jc + j;
+        const dst = q + s * GEMM_NR;
+        for (let t = 0; t < cols; t++) pb[dst + t] = b[src + t]!;
+        for (let t = cols; t < GEMM_NR; t++) pb[dst + t] = 0;
+      }
+    } else {
+      for (let t = 0; t < GEMM_NR; t++) {
+        if (t < cols) {
+          const src = bo + (jc + j + t) * ldb + pc;
+          for (let s = 0; s < kc; s++) pb[q + s * GEMM_NR + t] = b[src + s]!;
+        } else {
+          for (let s = 0; s < kc; s++) pb[q + s * GEMM_NR + t] = 0;
+        }
+      }
+    }
+    q += GEMM_NR * kc;
+  }
+}
+
+/**
+ * The register micro-kernel: tile[r*8 + t] = sum over s < kc of pa[aStart + 4s + r] * pb[bStart + 8s + t],
+ * in s order, in 32 local accumulators. Indices are masked so V8 drops overflow checks.
+ */
+function gemmMicroKernel4x8(kc: number, pa: Float64Array, aStart: number, pb: Float64Array, bStart: number, tile: Float64Array): void {
+  let ai = aStart & 0x3fffffff;
+  let bi = bStart & 0x3fffffff;
+  const steps = kc & 0xffff;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0, c05 = 0, c06 = 0, c07 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0, c14 = 0, c15 = 0, c16 = 0, c17 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c24 = 0, c25 = 0, c26 = 0, c27 = 0;
+  let c30 = 0, c31 = 0, c32 = 0, c33 = 0, c34 = 0, c35 = 0, c36 = 0, c37 = 0;
+  for (let p = 0; p < steps; p++) {
+    const a0 = pa[ai]!;
+    const a1 = pa[ai + 1]!;
+    const a2 = pa[ai + 2]!;
+    const a3 = pa[ai + 3]!;
+    const b0 = pb[bi]!;
+    const b1 = pb[bi + 1]!;
+    const b2 = pb[bi + 2]!;
+    const b3 = pb[bi + 3]!;
+    const b4 = pb[bi + 4]!;
+    const b5 = pb[bi + 5]!;
+    const b6 = pb[bi + 6]!;
+    const b7 = pb[bi + 7]!;
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3; c04 += a0 * b4; c05 += a0 * b5; c06 += a0 * b6; c07 += a0 * b7;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3; c14 += a1 * b4; c15 += a1 * b5; c16 += a1 * b6; c17 += a1 * b7;
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3; c24 += a2 * b4; c25 += a2 * b5; c26 += a2 * b6; c27 += a2 * b7;
+    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3; c34 += a3 * b4; c35 += a3 * b5; c36 += a3 * b6; c37 += a3 * b7;
+    ai = (ai + 4) & 0x3fffffff;
+    bi = (bi + 8) & 0x3fffffff;
+  }
+  tile[0] = c00; tile[1] = c01; tile[2] = c02; tile[3] = c03; tile[4] = c04; tile[5] = c05; tile[6] = c06; tile[7] = c07;
+  tile[8] = c10; tile[9] = c11; tile[10] = c12; tile[11] = c13; tile[12] = c14; tile[13] = c15; tile[14] = c16; tile[15] = c17;
+  tile[16] = c20; tile[17] = c21; tile[18] = c22; tile[19] = c23; tile[20] = c24; tile[21] = c25; tile[22] = c26; tile[23] = c27;
+  tile[24] = c30; tile[25] = c31; tile[26] = c32; tile[27] = c33; tile[28] = c34; tile[29] = c35; tile[30] = c36; tile[31] = c37;
+}
+
+/**
+ * Store a tile (rows x cols of it) into C at cStart: the first K block writes alpha*acc (+ beta*C), later
+ * blocks add alpha*acc to what is there.
+ */
+function storeTile(tile: Float64Array, c: Float32Array, cStart: number, ldc: number, rows: number, cols: number, alpha: number, beta: number, firstBlock: boolean): void {
+  for (let r = 0; r < rows; r++) {
+    const ci = (cStart + r * ldc) & 0x3fffffff;
+    const ti = r * GEMM_NR;
+    if (!firstBlock) {
+      for (let t = 0; t < cols; t++) c[ci + t] = c[ci + t]! + alpha * tile[ti + t]!;
+    } else if (beta === 0) {
+      for (let t = 0; t < cols; t++) c[ci + t] = alpha * tile[ti + t]!;
+    } else {
+      for (let t = 0; t < cols; t++) c[ci + t] = alpha * tile[ti + t]! + beta * c[ci + t]!;
+    }
+  }
+}
+
+function gemmPacked(p: GemmProblem, ws: GemmWorkspace): void {
+  const { m, n, k, c, co, ldc, alpha, beta } = p;
+  const kcMax = Math.min(GEMM_KC, k);
+  const mcMax = Math.min(GEMM_MC, Math.ceil(m / GEMM_MR) * GEMM_MR);
+  const ncMax = Math.min(GEMM_NC, Math.ceil(n / GEMM_NR) * GEMM_NR);
+  if (ws.packA.length < mcMax * kcMax) ws.packA = new Float64Array(mcMax * kcMax);
+  if (ws.packB.length < ncMax * kcMax) ws.packB = new Float64Array(ncMax * kcMax);
+  const pa = ws.packA;
+  const pb = ws.packB;
+  const tile = ws.tile;
+  for (let jc = 0; jc < n; jc += GEMM_NC) {
+    const nc = Math.min(GEMM_NC, n - jc);
+    for (let pc = 0; pc < k; pc += GEMM_KC) {
+      const kc = Math.min(GEMM_KC, k - pc);
+      const firstBlock = pc === 0;
+      packPanelsB(p, jc, nc, pc, kc, pb);
+      for (let ic = 0; ic < m; ic += GEMM_MC) {
+        const mc = Math.min(GEMM_MC, m - ic);
+        packPanelsA(p, ic, mc, pc, kc, pa);
+        for (let j = 0; j < nc; j += GEMM_NR) {
+          const cols = Math.min(GEMM_NR, nc - j);
+          const bStart = j * kc;
+          for (let i = 0; i < mc; i += GEMM_MR) {
+            gemmMicroKernel4x8(kc, pa, i * kc, pb, bStart, tile);
+            storeTile(tile, c, co + (ic + i) * ldc + jc + j, ldc, Math.min(GEMM_MR, mc - i), cols, alpha, beta, firstBlock);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Entry point and thread split.
+
+const mainWorkspace = new GemmWorkspace();
+
+function checkExtent(name: string, arr: Float32Array, offset: number, rows: number, cols: number, ld: number): void {
+  if (!Number.isInteger(offset) || offset < 0) throw new KernelError(`sgemm: ${name} offset ${offset} must be a non-negative integer`);
+  if (!Number.isInteger(ld) || (rows > 1 && ld < cols)) throw new KernelError(`sgemm: ld${name.toLowerCase()} ${ld} is smaller than the ${cols} stored columns of ${name}`);
+  if (rows === 0 || cols === 0) return;
+  const end = offset + (rows - 1) * ld + cols;
+  if (end > arr.length) {
+    throw new KernelError(`sgemm: ${name} needs ${end} elements (offset ${offset}, ${rows} x ${cols}, ld ${ld}) but has ${arr.length}`);
+  }
+}
+
+/** Validate and resolve arguments. */
+export function resolveGemmArgs(args: GemmArgs): GemmProblem {
+  const { m, n, k } = args;
+  for (const [name, v] of [['m', m], ['n', n], ['k', k]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new KernelError(`sgemm: ${name} = ${v}; expected a non-negative integer`);
+  }
+  const p: GemmProblem = {
+    m,
+    n,
+    k,
+    a: args.a,
+    ao: args.aOffset ?? 0,
+    lda: args.lda,
+    transA: args.transA ?? false,
+    b: args.b,
+    bo: args.bOffset ?? 0,
+    ldb: args.ldb,
+    transB: args.transB ?? false,
+    c: args.c,
+    co: args.cOffset ?? 0,
+    ldc: args.ldc,
+    alpha: args.alpha ?? 1,
+    beta: args.beta ?? 0,
+  };
+  if (m > 0 && n > 0 && k > 0) {
+    if (p.transA) checkExtent('A', p.a, p.ao, k, m, p.lda);
+    else checkExtent('A', p.a, p.ao, m, k, p.lda);
+    if (p.transB) checkExtent('B', p.b, p.bo, n, k, p.ldb);
+    else checkExtent('B', p.b, p.bo, k, n, p.ldb);
+  }
+  checkExtent('C', p.c, p.co, m, n, p.ldc);
+  return p;
+}
+
+/** C = alpha * op(A) op(B) + beta * C. Bitwise identical results for any `threads`. */
+export function sgemm(args: GemmArgs): void {
+  const p = resolveGemmArgs(args);
+  const path = chooseGemmPath(p.m, p.n, p.k);
+  const threads = args.threads ?? 1;
+  if (threads > 1 && path === GEMM_PATH_PACKED && 2 * p.m * p.n * p.k >= GEMM_PARALLEL_MIN_FLOPS && sgemmParallel(p, path, threads)) return;
+  computeGemm(p, path, mainWorkspace);
+}
+
+/** Copy a rows x cols block (row stride srcLd) into dst at dstOff with row stride dstLd. */
+function copyBlock(src: Float32Array, srcOff: number, srcLd: number, rows: number, cols: number, dst: Float32Array, dstOff: number, dstLd: number): void {
+  if (rows === 0 || cols === 0) return;
+  if (srcLd === cols && dstLd === cols) {
+    dst.set(src.subarray(srcOff, srcOff + rows * cols), dstOff);
+    return;
+  }
+  for (let r = 0; r < rows; r++) dst.set(src.subarray(srcOff + r * srcLd, srcOff + r * srcLd + cols), dstOff + r * dstLd);
+}
+
+/** Rows or columns per chunk at least (a multiple of MR and NR): below this, repacking the other operand per chunk costs too much. */
+const GEMM_MIN_CHUNK = 64;
+/**
+ * Chunks per thread aimed at, so that a thread scheduled late or slowed by other processes is balanced out.
+ * More chunks balance better but each chunk repacks the whole other operand (a 64-row chunk of a 512^3
+ * product spends about 5% of its time packing B), so this stays small.
+ */
+const GEMM_CHUNKS_PER_THREAD = 2;
+
+/** The sub-problem of `p` covering rows (splitRows) or columns [lo, hi) of C. */
+function gemmChunkProblem(p: GemmProblem, splitRows: boolean, lo: number, hi: number): GemmProblem {
+  if (splitRows) {
+    return { ...p, m: hi - lo, ao: p.ao + lo * (p.transA ? 1 : p.lda), co: p.co + lo * p.ldc };
+  }
+  return { ...p, n: hi - lo, bo: p.bo + lo * (p.transB ? p.ldb : 1), co: p.co + lo };
+}
+
+/**
+ * Run `p` on the calling thread plus pool workers. The rows (or, when there are more column tiles than row
+ * tiles, the columns) of C are cut into chunks of whole 64-row/column blocks; all threads claim chunks from a
+ * shared counter (./pool.ts). The calling thread computes its chunks in place on the caller's arrays; workers
+ * read copies of A and B (and C when beta != 0) in the shared arena, write their chunks of C there, and those
+ * chunks are copied back. Every chunk is computed by the same code whoever runs it, and the chunk boundaries
+ * only cut rows or columns, so the result is bitwise identical to one thread. Returns false when no worker is
+ * ready.
+ */
+function sgemmParallel(p: GemmProblem, path: number, threads: number): boolean {
+  if (!poolSupported()) return false;
+  const { m, n, k } = p;
+  const splitRows = Math.ceil(m / GEMM_MR) >= Math.ceil(n / GEMM_NR);
+  const extent = splitRows ? m : n;
+  const blocks = Math.ceil(extent / GEMM_MIN_CHUNK);
+  if (blocks < 2) return false;
+  const workers = Math.min(readyWorkerCount(threads - 1), blocks - 1);
+  if (workers < 1) return false;
+  const chunkBlocks = Math.max(1, Math.floor(blocks / ((workers + 1) * GEMM_CHUNKS_PER_THREAD)), Math.ceil(blocks / MAX_TASK_CHUNKS));
+  const chunkSize = chunkBlocks * GEMM_MIN_CHUNK;
+  const total = Math.ceil(extent / chunkSize);
+  // arena: dense copies of A and B as stored, then C (m x n)
+  const aRows = p.transA ? k : m;
+  const aCols = p.transA ? m : k;
+  const bRows = p.transB ? n : k;
+  const bCols = p.transB ? k : n;
+  const aOff = 0;
+  const bOff = aRows * aCols;
+  const cOff = bOff + bRows * bCols;
+  const arena = sharedArena(cOff + m * n);
+  if (!arena) return false;
+  copyBlock(p.a, p.ao, p.lda, aRows, aCols, arena, aOff, aCols);
+  copyBlock(p.b, p.bo, p.ldb, bRows, bCols, arena, bOff, bCols);
+  if (p.beta !== 0) copyBlock(p.c, p.co, p.ldc, m, n, arena, cOff, n);
+  const params = [m, n, k, aOff, aCols, p.transA ? 1 : 0, bOff, bCols, p.transB ? 1 : 0, cOff, n, p.alpha, p.beta, path, splitRows ? 1 : 0, chunkSize];
+  const { owners } = runChunked(TASK_GEMM, params, total, workers, (chunk) => {
+    const lo = chunk * chunkSize;
+    computeGemm(gemmChunkProblem(p, splitRows, lo, Math.min(lo + chunkSize, extent)), path, mainWorkspace);
+  });
+  for (let chunk = 0; chunk < total; chunk++) {
+    if (owners[chunk] === 0) continue;
+    const lo = chunk * chunkSize;
+    const len = Math.min(lo + chunkSize, extent) - lo;
+    if (splitRows) copyBlock(arena, cOff + lo * n, n, len, n, p.c, p.co + lo * p.ldc, p.ldc);
+    else copyBlock(arena, cOff + lo, n, m, len, p.c, p.co + lo, p.ldc);
+  }
+  return true;
+}
+
+/** Worker side of TASK_GEMM: compute chunk `chunk` of the problem described by `params` over the shared arena. */
+export function runGemmChunk(params: Float64Array, arena: Float32Array, chunk: number, ws: GemmWorkspace): void {
+  const p: GemmProblem = {
+    m: params[0]!,
+    n: params[1]!,
+    k: params[2]!,
+    a: arena,
+    ao: params[3]!,
+    lda: params[4]!,
+    transA: params[5] === 1,
+    b: arena,
+    bo: params[6]!,
+    ldb: params[7]!,
+    transB: params[8] === 1,
+    c: arena,
+    co: params[9]!,
+    ldc: params[10]!,
+    alpha: params[11]!,
+    beta: params[12]!,
+  };
+  const splitRows = params[14] === 1;
+  const chunkSize = params[15]!;
+  const lo = chunk * chunkSize;
+  const hi = Math.min(lo + chunkSize, splitRows ? p.m : p.n);
+  computeGemm(gemmChunkProblem(p, splitRows, lo, hi), params[13]!, ws);
 }
