@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import '../../src/kernels/cpu/index.js';
-import { referenceFused } from '../../src/kernels/cpu/reference/fused.js';
+import { referenceFused } from '../util/fused-reference.js';
 import '../../src/ops/index.js';
 import { runOp1 } from '../../src/ops/dispatch.js';
 import { fusedConv, fusedGemm, fusedMatMul, type FusedActivation } from '../../src/ops/fused.js';

@@ -1,12 +1,13 @@
 /**
  * Reference twin of the fused operators: run the base operator (Conv, Gemm, MatMul) and then the activation
  * as two separate operators through runOp, exactly what the graph looked like before fusion. The fused kernels
- * (../fused.ts) must agree with this bit for bit.
+ * (src/kernels/cpu/fused.ts) must agree with this bit for bit. It lives with the tests, not in
+ * src/kernels/cpu/reference, because it composes operators through the op layer, which kernels may not import.
  */
-import { runOp1 } from '../../../ops/dispatch.js';
-import type { FusedActivation } from '../fused.js';
-import { fromNumbers, type Tensor } from '../../../tensor/tensor.js';
-import type { AttrValue } from '../../registry.js';
+import { runOp1 } from '../../src/ops/dispatch.js';
+import type { FusedActivation } from '../../src/kernels/cpu/fused.js';
+import { fromNumbers, type Tensor } from '../../src/tensor/tensor.js';
+import type { AttrValue } from '../../src/kernels/registry.js';
 
 /** Default parameters per activation (as the fused schema fills them in). */
 const DEFAULTS: Readonly<Record<FusedActivation, readonly number[]>> = {
