@@ -11,4 +11,4 @@ export * as ops from './ops/index.js';
 export { runOp, setDefaultThreads, getDefaultThreads, DEFAULT_OPSET, type RunOpOptions } from './ops/dispatch.js';
 export { listKernels, hasKernel, type Backend, type AttrValue } from './kernels/registry.js';
 export { listSchemas, findSchema, type OpSchema } from './ops/schema.js';
-export { InferenceSession, ModelFormatError, UnsupportedModelError, GraphError, InputValidationError, decodeModel, encodeModel, type SessionOptions, type RunOptions, type ValueMetadata, type RunStats } from './graph/index.js';
+export { InferenceSession, ModelFormatError, UnsupportedModelError, GraphError, InputValidationError, LimitExceededError, decodeModel, encodeModel, type SessionOptions, type RunOptions, type ValueMetadata, type RunStats } from './graph/index.js';

@@ -5,7 +5,8 @@
  * - ConstantFolding: a deterministic node whose inputs are all constants is run once, through runOp and the
  *   same CPU kernels the executor uses, and its outputs become initializers. Skipped: nodes whose outputs
  *   would exceed `maxFoldedElements` (ConstantOfShape/Expand/Tile blowing a small constant up), random
- *   generators, control flow and function calls, and nodes whose kernel fails (left for run time to report).
+ *   generators, control flow and function calls, nodes whose kernel fails (left for run time to report), and
+ *   weight decompression (DequantizeLinear, Cast float16 -> float32 of a constant: compressed weights stay so).
  * - ShapeFolding: Shape/Size of a value whose dims are statically known (declared input shapes, value_info,
  *   light propagation in ./shapes.ts) becomes a constant; the Gather/Concat/Unsqueeze... chain over it then
  *   folds by ConstantFolding.
@@ -23,6 +24,15 @@ import { inferOutputs } from './shapes.js';
 
 /** Operators whose result is not a function of their inputs. */
 const NON_DETERMINISTIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+
+/**
+ * Weights stored compressed (int8 behind DequantizeLinear, float16 behind a Cast to float32, as the quantize
+ * passes of src/quant write them) stay compressed: folding them would put the float32 copy back in memory.
+ */
+function decompressesWeight(node: Node, ctx: RuleContext): boolean {
+  if (node.opType === 'DequantizeLinear') return true;
+  return node.opType === 'Cast' && node.attrs['to'] === 1 && ctx.editor.constant(node.inputs[0] ?? '')?.type === 'float16';
+}
 
 /** Operators the executor runs itself or that must stay in the graph. */
 const NEVER_FOLD = new Set(['If', 'Loop', 'Scan', 'Constant']);
@@ -74,7 +84,7 @@ export const constantFolding: RewriteRule = {
   condition(node, ctx) {
     if (ctx.gaveUp.has(node) || node.domain !== '' || node.functionBody) return false;
     if (NEVER_FOLD.has(node.opType) || NON_DETERMINISTIC.has(node.opType)) return false;
-    if (node.subgraphs().length > 0) return false;
+    if (node.subgraphs().length > 0 || decompressesWeight(node, ctx)) return false;
     const ed = ctx.editor;
     if (node.outputs.every((o) => !o || ed.isUnused(o))) return false; // dead: DeadNodeElimination drops it
     return node.inputs.every((name) => !name || ed.constant(name) !== undefined);
