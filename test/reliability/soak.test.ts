@@ -49,6 +49,16 @@ describe('soak (reduced)', () => {
     await s.release(); // idempotent
   });
 
+  it('with the default rewrites (every level), the live count also returns exactly after release', async () => {
+    for (const level of ['basic', 'all'] as const) {
+      forceGc();
+      const before = Tensor.liveCount;
+      const s = await InferenceSession.create(REAL_MODEL_FILES['cls']!, { graphOptimizationLevel: level });
+      await s.release();
+      expect(Tensor.liveCount, `level ${level}`).toBe(before);
+    }
+  });
+
   it('with the default rewrites, release disposes every tensor the optimized graph holds', async () => {
     const s = await InferenceSession.create(REAL_MODEL_FILES['cls']!);
     const held = [...s.model.graph.initializers.values()];

@@ -12,7 +12,7 @@
  * graph holds them as initializers: a subgraph never folds them.
  */
 import { TesseraError } from '../../tensor/errors.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { Graph, Node, type FunctionBody, type ValueInfo } from '../ir.js';
 import { freeVariables, nodeReads } from '../plan.js';
 import { isStatic, propagateShapes, type KnownValue } from './shapes.js';
@@ -218,9 +218,16 @@ export class GraphEditor {
     this.touch();
   }
 
+  /**
+   * Tensors the rewrites of one optimizeGraph call created (set by the optimizer): those that do not survive
+   * into the final graph are disposed at its end, so folding in several rounds leaves no live intermediates.
+   */
+  created: Set<Tensor> | undefined;
+
   /** Add (or replace) an initializer. */
   setInitializer(name: string, t: Tensor): void {
     this.initializers.set(name, t);
+    this.created?.add(t);
     this.touch();
   }
 
@@ -271,4 +278,18 @@ export class GraphEditor {
     const valueInfo = new Map([...this.valueInfo].filter(([k]) => alive.has(k)));
     return new Graph(this.name, nodes, this.inputs, this.outputs, new Map(this.initializers), valueInfo);
   }
+}
+
+/** Every tensor a graph holds: initializers and tensor attributes, in subgraphs and function bodies too. */
+export function graphTensors(g: Graph, out: Tensor[] = []): Tensor[] {
+  for (const t of g.initializers.values()) out.push(t);
+  for (const n of g.nodes) {
+    for (const v of Object.values(n.attrs)) {
+      if (v instanceof Tensor) out.push(v);
+      else if (Array.isArray(v)) for (const x of v) if (x instanceof Tensor) out.push(x);
+    }
+    for (const sub of n.subgraphs()) graphTensors(sub, out);
+    if (n.functionBody) graphTensors(n.functionBody.graph, out);
+  }
+  return out;
 }

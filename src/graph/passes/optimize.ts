@@ -6,7 +6,9 @@
  *   'basic' rewrites that keep every value bit-identical: Constant nodes to initializers, constant folding
  *           through the same CPU kernels, shape folding, dead-node, Identity and Dropout elimination;
  *   'all'   basic plus fusions that may change results by rounding: Conv+BatchNormalization folding,
- *           MatMul+Add to Gemm, Conv/Gemm/MatMul + activation to the com.tessera fused operators.
+ *           constant per-channel Mul/Add folded into a Conv's weights (after it, or before an unpadded one),
+ *           written-out HardSwish to FusedConv/HardSwish (./affine.ts), MatMul+Add to Gemm,
+ *           Conv/Gemm/MatMul + activation to the com.tessera fused operators.
  *
  * The driver works scope by scope: subgraphs (If/Loop/Scan bodies) and model-local function bodies first,
  * each in its own GraphEditor where values of enclosing scopes are never constants, then the graph itself.
@@ -18,11 +20,13 @@
  * sharing unchanged tensors with the input. The report counts rewrites per rule and nodes before/after.
  */
 import { TesseraError } from '../../tensor/errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { Graph, type Node } from '../ir.js';
 import { nodeReads } from '../plan.js';
 import { constantFolding, constantToInitializer, shapeFolding, shapeSliceFolding } from './constants.js';
-import { GraphEditor } from './editor.js';
+import { GraphEditor, graphTensors } from './editor.js';
 import { deadNodeElimination, dropoutElimination, identityElimination } from './elimination.js';
+import { convInputAffineFolding, convOutputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion } from './affine.js';
 import { activationFusion, convBatchNormFolding, matMulAddToGemm } from './fusion.js';
 import type { OptimizeOptions, RewriteRule, RuleContext } from './rule.js';
 
@@ -43,7 +47,7 @@ const BASIC_RULES: readonly RewriteRule[] = [
 export const LEVEL_RULES: Readonly<Record<OptimizationLevel, readonly RewriteRule[]>> = {
   none: [],
   basic: BASIC_RULES,
-  all: [...BASIC_RULES, convBatchNormFolding, matMulAddToGemm, activationFusion],
+  all: [...BASIC_RULES, convBatchNormFolding, convOutputAffineFolding, convInputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion, matMulAddToGemm, activationFusion],
 };
 
 /** Rewrites made by one rule. */
@@ -98,6 +102,8 @@ interface RunState {
   readonly gaveUp: WeakSet<Node>;
   initializersRemoved: number;
   rounds: number;
+  /** Tensors created by rewrites; the ones the final graph does not hold are disposed at the end. */
+  readonly created: Set<Tensor>;
 }
 
 /**
@@ -118,8 +124,14 @@ export function optimizeGraph(graph: Graph, opsets: ReadonlyMap<string, number>,
     gaveUp: new WeakSet(),
     initializersRemoved: 0,
     rounds: 0,
+    created: new Set(),
   };
   const result = rules.length ? optimizeScope(graph, opsets, state, true) : graph;
+  if (state.created.size > 0) {
+    // intermediates of multi-round folding: neither in the input graph (the caller owns those) nor in the result
+    const keep = new Set([...graphTensors(graph), ...graphTensors(result)]);
+    for (const t of state.created) if (!keep.has(t)) t.dispose();
+  }
   const outOpsets = new Map(opsets);
   for (const [d, v] of state.usedDomains) if (!outOpsets.has(d)) outOpsets.set(d, v);
   const report: OptimizeReport = {
@@ -138,6 +150,7 @@ export function optimizeGraph(graph: Graph, opsets: ReadonlyMap<string, number>,
 /** Optimize one scope (and, first, the scopes nested in it). */
 function optimizeScope(g: Graph, opsets: ReadonlyMap<string, number>, state: RunState, isMain = false): Graph {
   const ed = new GraphEditor(g, opsets, isMain);
+  ed.created = state.created;
   optimizeNested(ed, opsets, state);
   const byOp = new Map<string, RewriteRule[]>();
   const everyOp: RewriteRule[] = [];
