@@ -25,7 +25,7 @@ import { TesseraError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { readNpy } from './npy.js';
 
-const USAGE = 'usage: tessera quantize <model.onnx> --mode fp16|dynamic|static -o <out.onnx> --shape <input>=d0,d1,... [--calibration a.npy,b.npy] [--method minmax|percentile|entropy] [--runs N] [--report prefix]';
+export const QUANTIZE_USAGE = 'usage: tessera quantize <model.onnx> --mode fp16|dynamic|static -o <out.onnx> --shape <input>=d0,d1,... [--calibration a.npy,b.npy] [--method minmax|percentile|entropy] [--runs N] [--report prefix]';
 
 /** What one side of the report holds. */
 export interface CompressionFigures {
@@ -103,17 +103,17 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
       },
     });
   } catch (e) {
-    console.error(`tessera quantize: ${(e as Error).message}\n${USAGE}`);
+    console.error(`tessera quantize: ${(e as Error).message}\n${QUANTIZE_USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    console.log(USAGE);
+    console.log(QUANTIZE_USAGE);
     return 0;
   }
   const modelPath = positionals[0];
   if (!modelPath || !values.output || !values.mode || !values.shape) {
-    console.error(`tessera quantize: the model, --mode, -o and --shape are required\n${USAGE}`);
+    console.error(`tessera quantize: the model, --mode, -o and --shape are required\n${QUANTIZE_USAGE}`);
     return 2;
   }
   const shapeMatch = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(values.shape);

@@ -2,7 +2,7 @@
 /**
  * `tessera`: the command line of the Tessera runtime.
  *
- *   tessera <command> [options]      commands: run, inspect, bench, conformance, explain
+ *   tessera <command> [options]      commands: run, inspect, bench, conformance, explain, quantize
  *   tessera <command> --help         options of a command
  *
  * Every command prints human-readable text by default and one JSON document on stdout with --json. Errors go
@@ -20,9 +20,18 @@ import { conformanceCommand } from './conformance.js';
 import { explainCommand } from './explain.js';
 import { inspectCommand } from './inspect.js';
 import { runCommand } from './run.js';
+import { QUANTIZE_USAGE, quantizeCommand } from './compress.js';
+
+/** `tessera quantize`: the compression passes of src/quant (its own argument parsing and output). */
+const quantizeCliCommand: Command = {
+  name: 'quantize',
+  summary: 'quantize a model (fp16, dynamic int8, static int8 QDQ with calibration) and report before/after',
+  help: QUANTIZE_USAGE,
+  run: (argv) => quantizeCommand(argv),
+};
 
 /** The commands, in help order. */
-export const COMMANDS: readonly Command[] = [runCommand, inspectCommand, benchCommand, conformanceCommand, explainCommand];
+export const COMMANDS: readonly Command[] = [runCommand, inspectCommand, benchCommand, conformanceCommand, explainCommand, quantizeCliCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

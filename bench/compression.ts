@@ -1,0 +1,222 @@
+/**
+ * Compression report: PP-OCR cls and rec as float32 (the shipped file), float16 weights, dynamic int8 and
+ * static int8 QDQ (MinMax calibration; Percentile and Entropy with --methods), measured in Tessera on the
+ * committed evaluation set (assets/eval/):
+ *
+ *   npx tsx bench/compression.ts                  (npm run bench:compression)
+ *   npx tsx bench/compression.ts --models cls --lines 50 --rec-lines 40 --runs 9 --methods minmax,entropy
+ *
+ * Per model and variant: file size (bytes of the ONNX file), weight memory (initializer bytes a Tessera
+ * session holds after loading), parameters and their sparsity, FLOPs at the latency input (cls 48x192,
+ * rec 48x320), cpu latency (Tessera, 1 thread, median of --runs runs interleaved across variants so machine
+ * load hits all of them alike), accuracy on the 'eval' split (cls: 0 vs 180 on upright and rotated lines;
+ * rec: character accuracy of CTC greedy decode on upright lines), and the largest output difference to
+ * onnxruntime-node running the same saved file. Calibration uses the 'calibration' split only.
+ * Then the issue's targets are checked. Prints Markdown and writes bench/results/compression.{json,md}.
+ */
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { recInput, clsInput } from '../demo/ocr.js';
+import { InferenceSession } from '../src/graph/index.js';
+import type { CalibrationMethod } from '../src/quant/calibrate.js';
+import { loadForCompression, saveModel } from '../src/quant/model.js';
+import { quantizeDynamic, quantizeFloat16, quantizeStatic } from '../src/quant/passes.js';
+import { modelStats, type ModelStats } from '../src/quant/stats.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { CLS_MODEL, REC_MODEL, ROOT, calibrationFeeds, clsAccuracy, loadEvalSet, recAccuracy, recCharset, type Runner } from './ocr-eval.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const MODELS = arg('models', 'cls,rec').split(',') as ('cls' | 'rec')[];
+const LINES = Number(arg('lines', 'Infinity'));
+const REC_LINES = Number(arg('rec-lines', String(LINES)));
+const CALIBRATION_LINES = Number(arg('calibration', '40'));
+const RUNS = Number(arg('runs', '9'));
+const METHODS = arg('methods', 'minmax').split(',') as CalibrationMethod[];
+const OUT = join(ROOT, 'bench', 'results');
+
+interface Row {
+  model: 'cls' | 'rec';
+  variant: string;
+  fileBytes: number;
+  stats: ModelStats;
+  accuracy: number;
+  /** rec only: share of lines read exactly. */
+  exact?: number;
+  latencyMs: number;
+  ortMaxAbsDiff: number | string;
+  buildSeconds: number;
+}
+
+function progressBar(label: string): (done: number, total: number) => void {
+  return (done, total) => {
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+    if (done === total) process.stderr.write('\n');
+  };
+}
+
+/** A [1, 3, 48, w] line tensor right-padded with zeros to `width` columns (as PaddleOCR pads a batch). */
+function padWidth(t: Tensor, width: number): Tensor {
+  const [n, c, h, w] = t.dims as [number, number, number, number];
+  const src = t.numbers();
+  const out = new Float32Array(n * c * h * width);
+  for (let row = 0; row < n * c * h; row++) for (let x = 0; x < Math.min(w, width); x++) out[row * width + x] = src[row * w + x]!;
+  return new Tensor('float32', out, [n, c, h, width]);
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function ortRunner(bytes: Uint8Array): Promise<Runner> {
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  return async (feeds) => {
+    const x = feeds['x']!;
+    const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from(x.data as Float32Array), x.dims.slice()) });
+    const t = out[s.outputNames[0]!]!;
+    return new Tensor('float32', Float32Array.from(t.data as Float32Array), t.dims.slice());
+  };
+}
+
+async function measureModel(model: 'cls' | 'rec'): Promise<Row[]> {
+  const path = model === 'cls' ? CLS_MODEL : REC_MODEL;
+  const evalSet = loadEvalSet('eval', model === 'cls' ? LINES : REC_LINES);
+  const calibration = calibrationFeeds(model, loadEvalSet('calibration', CALIBRATION_LINES));
+  const charset = recCharset();
+  // the latency and FLOPs input: the first eval line at the model's full input width
+  const first = evalSet[0]!.image;
+  const latencyInput = model === 'cls' ? clsInput(first) : padWidth(recInput(first), 320);
+  console.error(`${model}: ${evalSet.length} eval images, ${calibration.length} calibration inputs, latency input [${latencyInput.dims.join(', ')}]`);
+
+  const base = loadForCompression(path);
+  const variants: { name: string; bytes: Uint8Array; seconds: number }[] = [{ name: 'float32', bytes: readFileSync(path), seconds: 0 }];
+  const timed = (name: string, make: () => Uint8Array): void => {
+    const t0 = performance.now();
+    const bytes = make();
+    variants.push({ name, bytes, seconds: (performance.now() - t0) / 1000 });
+  };
+  timed('fp16', () => saveModel(quantizeFloat16(base)));
+  timed('dynamic int8', () => saveModel(quantizeDynamic(base).model));
+  for (const method of METHODS) {
+    timed(`static int8 (${method})`, () => saveModel(quantizeStatic(base, { calibration, method, onProgress: progressBar(`${model} calibrating (${method})`) }).model));
+  }
+
+  const rows: Row[] = [];
+  const sessions: InferenceSession[] = [];
+  for (const v of variants) {
+    const session = await InferenceSession.create(v.bytes, { intraOpNumThreads: 1 });
+    sessions.push(session);
+    const out = session.outputNames[0]!;
+    const run: Runner = async (feeds) => (await session.run(feeds))[out]!;
+    const stats = modelStats(session.model.graph, session.model.opsets, new Map([['x', latencyInput]]));
+    const t0 = performance.now();
+    let accuracy: number;
+    let exact: number | undefined;
+    if (model === 'cls') accuracy = await clsAccuracy(run, evalSet);
+    else ({ accuracy, exact } = await recAccuracy(run, evalSet, charset));
+    let ortMaxAbsDiff: number | string;
+    try {
+      const theirs = (await (await ortRunner(v.bytes))({ x: latencyInput })).numbers();
+      const mine = (await run({ x: latencyInput })).numbers();
+      ortMaxAbsDiff = 0;
+      for (let i = 0; i < mine.length; i++) ortMaxAbsDiff = Math.max(ortMaxAbsDiff, Math.abs(mine[i]! - theirs[i]!));
+    } catch (e) {
+      ortMaxAbsDiff = `onnxruntime failed: ${(e as Error).message.slice(0, 80)}`;
+    }
+    console.error(`${model} ${v.name}: accuracy ${(accuracy * 100).toFixed(2)}% in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    rows.push({ model, variant: v.name, fileBytes: v.bytes.length, stats, accuracy, exact, latencyMs: 0, ortMaxAbsDiff, buildSeconds: v.seconds });
+  }
+  // latency: one warm-up, then RUNS rounds, each running every variant once
+  const samples = sessions.map(() => [] as number[]);
+  for (const s of sessions) await s.run({ x: latencyInput });
+  for (let r = 0; r < RUNS; r++) {
+    for (let i = 0; i < sessions.length; i++) {
+      const t0 = performance.now();
+      await sessions[i]!.run({ x: latencyInput });
+      samples[i]!.push(performance.now() - t0);
+    }
+  }
+  rows.forEach((row, i) => (row.latencyMs = median(samples[i]!)));
+  for (const s of sessions) await s.release();
+  return rows;
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const kib = (b: number): string => `${(b / 1024).toFixed(0)} KiB`;
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| model | variant | file | file vs f32 | weight memory | params | sparsity | GFLOPs | cpu median | latency vs f32 | accuracy | Δ acc (points) | ort max abs Δ |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const f = rows.find((x) => x.model === r.model && x.variant === 'float32')!;
+    const acc = r.model === 'rec' ? `${pct(r.accuracy)} char (${pct(r.exact ?? 0)} lines exact)` : pct(r.accuracy);
+    const diff = typeof r.ortMaxAbsDiff === 'number' ? r.ortMaxAbsDiff.toExponential(1) : r.ortMaxAbsDiff;
+    lines.push(
+      `| ${r.model} | ${r.variant} | ${kib(r.fileBytes)} | ${pct(r.fileBytes / f.fileBytes)} | ${kib(r.stats.weightBytes)} | ${(r.stats.parameters / 1e6).toFixed(2)} M | ${pct(r.stats.sparsity)} | ${(r.stats.flops / 1e9).toFixed(3)} | ${r.latencyMs.toFixed(1)} ms | ${(r.latencyMs / f.latencyMs).toFixed(2)}x | ${acc} | ${((r.accuracy - f.accuracy) * 100).toFixed(2)} | ${diff} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+interface Check {
+  target: string;
+  measured: string;
+  holds: boolean;
+}
+
+function checks(rows: Row[]): Check[] {
+  const out: Check[] = [];
+  const models = [...new Set(rows.map((r) => r.model))];
+  for (const m of models) {
+    const f = rows.find((r) => r.model === m && r.variant === 'float32')!;
+    for (const r of rows.filter((x) => x.model === m && x.variant !== 'float32')) {
+      const drop = (f.accuracy - r.accuracy) * 100;
+      out.push({ target: `${m} ${r.variant}: accuracy within 1 point of float32`, measured: `${drop.toFixed(2)} points below`, holds: drop <= 1 });
+      if (r.variant === 'fp16') out.push({ target: `${m} fp16: file at most 52% of float32`, measured: pct(r.fileBytes / f.fileBytes), holds: r.fileBytes <= 0.52 * f.fileBytes });
+      if (r.variant.startsWith('static')) {
+        out.push({ target: `${m} ${r.variant}: file at most 30% of float32`, measured: pct(r.fileBytes / f.fileBytes), holds: r.fileBytes <= 0.3 * f.fileBytes });
+        out.push({ target: `${m} ${r.variant}: cpu latency at most 1.2x float32`, measured: `${(r.latencyMs / f.latencyMs).toFixed(2)}x`, holds: r.latencyMs <= 1.2 * f.latencyMs });
+      }
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const rows: Row[] = [];
+  for (const m of MODELS) rows.push(...(await measureModel(m)));
+  const result = checks(rows);
+  const command = `npx tsx bench/compression.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  const md = [
+    `## Compression (PP-OCR, Tessera CPU, 1 thread)`,
+    '',
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}, ${cpu}, ${cpus().length} cores shared with other work; ${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    `Eval set: assets/eval (cls: ${LINES === Infinity ? 'all' : LINES} eval lines per rotation; rec: ${REC_LINES === Infinity ? 'all' : REC_LINES} upright eval lines); calibration: ${CALIBRATION_LINES} lines of the calibration split.`,
+    '',
+    table(rows),
+    '',
+    '| target | measured | holds |',
+    '|---|---|---|',
+    ...result.map((c) => `| ${c.target} | ${c.measured} | ${c.holds ? 'yes' : 'NO'} |`),
+    '',
+  ].join('\n');
+  console.log(md);
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, 'compression.md'), md);
+  writeFileSync(join(OUT, 'compression.json'), `${JSON.stringify({ command, date: new Date().toISOString(), cpu, rows, checks: result }, null, 2)}\n`);
+  console.error(`wrote ${join(OUT, 'compression.md')} and compression.json (${statSync(join(OUT, 'compression.json')).size} bytes)`);
+}
+
+await main();

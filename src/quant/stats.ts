@@ -1,0 +1,95 @@
+/**
+ * Size and cost figures of a model for the compression reports:
+ * - weight bytes: the bytes of all initializers as held in memory (int8 1, float16 2, float32 4 per element);
+ * - parameters and sparsity: elements of the weights of Conv/ConvTranspose/MatMul/Gemm and their integer and
+ *   QDQ forms (found through DequantizeLinear and Cast to the initializer), and the share of them that is zero
+ *   (a quantized weight is zero when its code equals its zero point);
+ * - FLOPs: 2 x multiply-accumulates of Conv, ConvInteger, MatMul, MatMulInteger and Gemm at the given input
+ *   (output elements x reduction length; the com.tessera Fused* forms count as their base op), read from one
+ *   run that fetches those nodes' outputs. Elementwise
+ *   and normalization work is not counted (it is small next to the convolutions here).
+ */
+import { Executor } from '../graph/executor.js';
+import type { Graph, Node } from '../graph/ir.js';
+import { bytesPerElement } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** Figures of one model. */
+export interface ModelStats {
+  readonly weightBytes: number;
+  readonly parameters: number;
+  readonly zeroParameters: number;
+  /** zeroParameters / parameters. */
+  readonly sparsity: number;
+  readonly flops: number;
+}
+
+const WEIGHTED = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'ConvInteger', 'MatMulInteger', 'QLinearConv', 'QLinearMatMul']);
+const COUNTED = new Set(['Conv', 'ConvInteger', 'MatMul', 'MatMulInteger', 'Gemm']);
+
+/** The weight input position of a weighted op. */
+function weightIndex(n: Node): number {
+  return n.opType.startsWith('QLinear') ? 3 : 1;
+}
+
+/** The initializer behind `name`, looking through DequantizeLinear / Cast producers; with its zero point. */
+function weightTensor(g: Graph, producers: Map<string, Node>, name: string): { t: Tensor; zero: number } | undefined {
+  for (let depth = 0; depth < 3; depth++) {
+    const t = g.initializers.get(name);
+    if (t) return { t, zero: 0 };
+    const p = producers.get(name);
+    if (!p || (p.opType !== 'DequantizeLinear' && p.opType !== 'Cast')) return undefined;
+    if (p.opType === 'DequantizeLinear') {
+      const q = g.initializers.get(p.inputs[0] ?? '');
+      const zp = g.initializers.get(p.inputs[2] ?? '');
+      // per-channel zero points differ only for asymmetric weights, which the passes do not write
+      if (q) return { t: q, zero: zp ? Number(zp.numbers()[0]) : 0 };
+    }
+    name = p.inputs[0] ?? '';
+  }
+  return undefined;
+}
+
+/** Size, sparsity and FLOPs of `graph` when run on `feeds` (see the file comment). */
+export function modelStats(graph: Graph, opsets: ReadonlyMap<string, number>, feeds: ReadonlyMap<string, Tensor>): ModelStats {
+  let weightBytes = 0;
+  for (const t of graph.initializers.values()) weightBytes += t.size * bytesPerElement(t.type);
+  const producers = new Map<string, Node>();
+  for (const n of graph.nodes) for (const o of n.outputs) if (o) producers.set(o, n);
+  let parameters = 0;
+  let zeroParameters = 0;
+  const seen = new Set<Tensor>();
+  for (const n of graph.nodes) {
+    if (!WEIGHTED.has(n.opType) && !(n.domain === 'com.tessera' && n.opType.startsWith('Fused'))) continue;
+    const w = weightTensor(graph, producers, n.inputs[weightIndex(n)] ?? '');
+    if (!w || seen.has(w.t)) continue;
+    seen.add(w.t);
+    const v = w.t.numbers();
+    parameters += v.length;
+    for (let i = 0; i < v.length; i++) if (v[i] === w.zero) zeroParameters++;
+  }
+  const baseOp = (n: Node): string => (n.domain === 'com.tessera' && n.opType.startsWith('Fused') ? n.opType.slice(5) : n.opType);
+  const counted = graph.nodes.filter((n) => COUNTED.has(baseOp(n)) && n.outputs[0]);
+  // MatMuls of two activations (attention) take K from their first input: fetch it in the same run
+  const needA = counted.filter((n) => baseOp(n).startsWith('MatMul') && !weightTensor(graph, producers, n.inputs[1] ?? ''));
+  const fetch = [...new Set([...counted.map((n) => n.outputs[0]!), ...needA.map((n) => n.inputs[0]!)])];
+  const { outputs } = new Executor(opsets, { backend: 'cpu' }).run(graph, feeds, fetch);
+  const byName = new Map(fetch.map((name, i) => [name, outputs[i]!]));
+  let flops = 0;
+  for (const n of counted) {
+    const out = byName.get(n.outputs[0]!)!;
+    const w = weightTensor(graph, producers, n.inputs[1] ?? '')?.t;
+    let reduction: number;
+    const op = baseOp(n);
+    if (op === 'Conv' || op === 'ConvInteger') reduction = w ? w.size / w.dims[0]! : 0;
+    else if (op === 'Gemm') reduction = w ? (n.attrs['transB'] ? w.dims[1]! : w.dims[0]!) : 0;
+    else if (w) reduction = w.dims[w.rank - 2]!;
+    else {
+      const a = byName.get(n.inputs[0]!)!;
+      reduction = a.dims[a.rank - 1]!;
+    }
+    flops += 2 * out.size * reduction;
+  }
+  for (const t of outputs) t.dispose();
+  return { weightBytes, parameters, zeroParameters, sparsity: parameters ? zeroParameters / parameters : 0, flops };
+}
