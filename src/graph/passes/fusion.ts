@@ -29,7 +29,7 @@ export const FUSED_OPSET = 1;
 const FLOATS = new Set(['float32', 'float64', 'float16']);
 
 /** The node producing `name` when its output `name` is read only by `consumer` (and is not a graph output). */
-function soleProducer(ed: GraphEditor, name: string, consumer: Node, opTypes: readonly string[]): Node | undefined {
+export function soleProducer(ed: GraphEditor, name: string, consumer: Node, opTypes: readonly string[]): Node | undefined {
   const p = ed.producer(name);
   if (!p || p.domain !== '' || p.functionBody || !opTypes.includes(p.opType)) return undefined;
   if (ed.isGraphOutput(name)) return undefined;
@@ -41,7 +41,7 @@ function soleProducer(ed: GraphEditor, name: string, consumer: Node, opTypes: re
 }
 
 /** A name not used anywhere in the scope (for new initializers). */
-function freshName(ed: GraphEditor, base: string): string {
+export function freshName(ed: GraphEditor, base: string): string {
   const taken = (n: string): boolean => ed.definesLocally(n) || ed.consumers(n).length > 0 || ed.isGraphOutput(n);
   if (!taken(base)) return base;
   for (let i = 1; ; i++) if (!taken(`${base}_${i}`)) return `${base}_${i}`;

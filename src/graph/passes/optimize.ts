@@ -8,7 +8,8 @@
  *   'all'   basic plus fusions that may change results by rounding: Conv+BatchNormalization folding,
  *           constant per-channel Mul/Add folded into a Conv's weights (after it, or before an unpadded one),
  *           written-out HardSwish to FusedConv/HardSwish (./affine.ts), MatMul+Add to Gemm,
- *           Conv/Gemm/MatMul + activation to the com.tessera fused operators.
+ *           Conv/Gemm/MatMul + activation to the com.tessera fused operators, QDQ int8-weight Conv/MatMul/Gemm
+ *           (with their fake-quantized input) to com.tessera QDQConv/QDQMatMul/QDQGemm (./qdq-fusion.ts).
  *
  * The driver works scope by scope: subgraphs (If/Loop/Scan bodies) and model-local function bodies first,
  * each in its own GraphEditor where values of enclosing scopes are never constants, then the graph itself.
@@ -28,6 +29,7 @@ import { GraphEditor, graphTensors } from './editor.js';
 import { deadNodeElimination, dropoutElimination, identityElimination } from './elimination.js';
 import { convInputAffineFolding, convOutputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion } from './affine.js';
 import { activationFusion, convBatchNormFolding, matMulAddToGemm } from './fusion.js';
+import { fusedQdqFusion, qdqFusion, qdqHardSwishFusion } from './qdq-fusion.js';
 import type { OptimizeOptions, RewriteRule, RuleContext } from './rule.js';
 
 /** Optimization levels. */
@@ -47,7 +49,7 @@ const BASIC_RULES: readonly RewriteRule[] = [
 export const LEVEL_RULES: Readonly<Record<OptimizationLevel, readonly RewriteRule[]>> = {
   none: [],
   basic: BASIC_RULES,
-  all: [...BASIC_RULES, convBatchNormFolding, convOutputAffineFolding, convInputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion, matMulAddToGemm, activationFusion],
+  all: [...BASIC_RULES, convBatchNormFolding, convOutputAffineFolding, convInputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion, matMulAddToGemm, activationFusion, qdqFusion, fusedQdqFusion, qdqHardSwishFusion],
 };
 
 /** Rewrites made by one rule. */

@@ -18,13 +18,19 @@
  * float64 through a plain float64 GEMM loop here; float16 is decoded to float32, computed, and re-encoded.
  * Spatial ranks above 3 (legal ONNX, never seen in practice) use the reference kernels.
  */
+import { allocate } from '../../tensor/dtype.js';
 import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type OutputSpec } from '../registry.js';
 import { depthwiseConv2d } from './depthwise.js';
 import { sgemm } from './gemm.js';
 import { col2im, gridLineCount, im2col, type ConvGridGeometry } from './im2col.js';
 import { refConv, refConvTranspose } from './reference/conv.js';
+import { ScratchSlot } from './scratch.js';
 import './pooling.js';
+
+/** Column matrices (fully overwritten before use) and float32 results of float16 convolutions. */
+const COLUMNS = new ScratchSlot();
+const HALF_WORK = new ScratchSlot();
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -50,8 +56,15 @@ function finish(spec: OutputSpec, values: FloatArray): Tensor {
   return new Tensor(spec.type, values, spec.dims);
 }
 
+/** A zero-filled output buffer (from `allocate`: a session's arena serves it); float32 for float16 too. */
 function allocFor(t: Tensor, n: number): FloatArray {
-  return t.type === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  if (t.type === 'float64') return allocate('float64', n);
+  return t.type === 'float16' ? HALF_WORK.take('float32', n, true) : allocate('float32', n);
+}
+
+/** The column matrix of one call (im2col / the ConvTranspose GEMM result), reused from call to call. */
+function columnsFor(t: Tensor, n: number): FloatArray {
+  return t.type === 'float64' ? COLUMNS.take('float64', n) : COLUMNS.take('float32', n);
 }
 
 interface MatmulArgs {
@@ -164,7 +177,7 @@ const conv: Kernel = (inputs, attrs, outputs, ctx) => {
       dilationW: dilations[rank - 1]!,
       padTop: two ? pads[0]! : 0,
       padLeft: pads[rank - 1]!,
-    });
+    }, ctx.threads);
     return [finish(spec, y)];
   }
 
@@ -174,7 +187,7 @@ const conv: Kernel = (inputs, attrs, outputs, ctx) => {
   const lines = gridLineCount(geom);
   const rows = Cg * K;
   const linesPerTile = pointwise ? lines : Math.max(1, Math.min(lines, Math.floor(COLUMN_BUDGET / Math.max(1, rows * lineLength))));
-  const cols = pointwise || rows * outPlane === 0 ? undefined : allocFor(x, rows * linesPerTile * lineLength);
+  const cols = pointwise || rows * outPlane === 0 ? undefined : columnsFor(x, rows * linesPerTile * lineLength);
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < group; g++) {
       const xOffset = (n * C + g * Cg) * inPlane;
@@ -235,7 +248,7 @@ const convTranspose: Kernel = (inputs, attrs, outputs, ctx) => {
   const lines = gridLineCount(geom);
   const linesPerTile = Math.max(1, Math.min(lines, Math.floor(COLUMN_BUDGET / Math.max(1, rows * lineLength))));
   if (rows * inPlane * outPlane > 0) {
-    const cols = allocFor(x, rows * linesPerTile * lineLength);
+    const cols = columnsFor(x, rows * linesPerTile * lineLength);
     for (let n = 0; n < N; n++) {
       for (let g = 0; g < group; g++) {
         const xOffset = (n * C + g * Cg) * inPlane;

@@ -33,7 +33,7 @@
  * for each K block in order, acc = sum over p of a[i,p] * b[p,j] (double, p ascending, from 0), then the
  * first block stores alpha * acc + beta * C (or alpha * acc when beta is 0: old C is never read, even NaN),
  * later blocks store C + alpha * acc (rounded to float32 each time). Threads (./pool.ts) share the work as
- * chunks of 64-aligned rows or columns of C, claimed dynamically; a chunk only cuts rows or columns, so results
+ * chunks of rows or columns of C (shrinking towards the end, see gemmChunkStarts), claimed dynamically; a chunk only cuts rows or columns, so results
  * are bitwise identical for any thread count and any assignment of chunks to threads.
  *
  * Multi-threading applies to the packed path only: the vector paths are memory bound and copying their big
@@ -469,14 +469,36 @@ function copyBlock(src: Float32Array, srcOff: number, srcLd: number, rows: numbe
   for (let r = 0; r < rows; r++) dst.set(src.subarray(srcOff + r * srcLd, srcOff + r * srcLd + cols), dstOff + r * dstLd);
 }
 
-/** Rows or columns per chunk at least (a multiple of MR and NR): below this, repacking the other operand per chunk costs too much. */
+/** Rows or columns below which a problem is not split at all (two of these at least make it worth a worker). */
 const GEMM_MIN_CHUNK = 64;
+/** Smallest chunk of the guided schedule (rows or columns; a multiple of MR and NR). */
+const GEMM_TAIL_CHUNK = 16;
+
+let scheduleKey = '';
+let scheduleStarts = new Int32Array(0);
+
 /**
- * Chunks per thread aimed at, so that a thread scheduled late or slowed by other processes is balanced out.
- * More chunks balance better but each chunk repacks the whole other operand (a 64-row chunk of a 512^3
- * product spends about 5% of its time packing B), so this stays small.
+ * Chunk boundaries of a guided schedule: `extent` rows or columns for `threads` threads, each chunk taking
+ * 1/(2 * threads) of what is left, rounded up to a multiple of 8 and at least GEMM_TAIL_CHUNK. Early chunks
+ * are big (each chunk repacks the whole other operand, so few big chunks pack least), the last ones small: a
+ * thread that the OS deschedules (a busy, shared machine) while it holds the last chunk it claimed delays the
+ * call by a small chunk, not by a half or a quarter of the product. Returns starts, with `extent` appended;
+ * a pure function of its arguments, so the calling thread and every worker derive the same chunks.
  */
-const GEMM_CHUNKS_PER_THREAD = 2;
+export function gemmChunkStarts(extent: number, threads: number): Int32Array {
+  const key = `${extent}:${threads}`;
+  if (key === scheduleKey) return scheduleStarts;
+  const minChunk = Math.max(GEMM_TAIL_CHUNK, Math.ceil(extent / (MAX_TASK_CHUNKS - 1) / 8) * 8);
+  const starts = [0];
+  for (let lo = 0; lo < extent; ) {
+    const share = Math.ceil(Math.ceil((extent - lo) / (2 * threads)) / 8) * 8;
+    lo = Math.min(extent, lo + Math.max(minChunk, share));
+    starts.push(lo);
+  }
+  scheduleKey = key;
+  scheduleStarts = Int32Array.from(starts);
+  return scheduleStarts;
+}
 
 /** The sub-problem of `p` covering rows (splitRows) or columns [lo, hi) of C. */
 function gemmChunkProblem(p: GemmProblem, splitRows: boolean, lo: number, hi: number): GemmProblem {
@@ -488,8 +510,8 @@ function gemmChunkProblem(p: GemmProblem, splitRows: boolean, lo: number, hi: nu
 
 /**
  * Run `p` on the calling thread plus pool workers. The rows (or, when there are more column tiles than row
- * tiles, the columns) of C are cut into chunks of whole 64-row/column blocks; all threads claim chunks from a
- * shared counter (./pool.ts). The calling thread computes its chunks in place on the caller's arrays; workers
+ * tiles, the columns) of C are cut into chunks of shrinking size (`gemmChunkStarts`); all threads claim chunks
+ * in order from a shared counter (./pool.ts). The calling thread computes its chunks in place on the caller's arrays; workers
  * read copies of A and B (and C when beta != 0) in the shared arena, write their chunks of C there, and those
  * chunks are copied back. Every chunk is computed by the same code whoever runs it, and the chunk boundaries
  * only cut rows or columns, so the result is bitwise identical to one thread. Returns false when no worker is
@@ -504,9 +526,8 @@ function sgemmParallel(p: GemmProblem, path: number, threads: number): boolean {
   if (blocks < 2) return false;
   const workers = Math.min(readyWorkerCount(threads - 1), blocks - 1);
   if (workers < 1) return false;
-  const chunkBlocks = Math.max(1, Math.floor(blocks / ((workers + 1) * GEMM_CHUNKS_PER_THREAD)), Math.ceil(blocks / MAX_TASK_CHUNKS));
-  const chunkSize = chunkBlocks * GEMM_MIN_CHUNK;
-  const total = Math.ceil(extent / chunkSize);
+  const starts = gemmChunkStarts(extent, workers + 1);
+  const total = starts.length - 1;
   // arena: dense copies of A and B as stored, then C (m x n)
   const aRows = p.transA ? k : m;
   const aCols = p.transA ? m : k;
@@ -520,15 +541,14 @@ function sgemmParallel(p: GemmProblem, path: number, threads: number): boolean {
   copyBlock(p.a, p.ao, p.lda, aRows, aCols, arena, aOff, aCols);
   copyBlock(p.b, p.bo, p.ldb, bRows, bCols, arena, bOff, bCols);
   if (p.beta !== 0) copyBlock(p.c, p.co, p.ldc, m, n, arena, cOff, n);
-  const params = [m, n, k, aOff, aCols, p.transA ? 1 : 0, bOff, bCols, p.transB ? 1 : 0, cOff, n, p.alpha, p.beta, path, splitRows ? 1 : 0, chunkSize];
+  const params = [m, n, k, aOff, aCols, p.transA ? 1 : 0, bOff, bCols, p.transB ? 1 : 0, cOff, n, p.alpha, p.beta, path, splitRows ? 1 : 0, workers + 1];
   const { owners } = runChunked(TASK_GEMM, params, total, workers, (chunk) => {
-    const lo = chunk * chunkSize;
-    computeGemm(gemmChunkProblem(p, splitRows, lo, Math.min(lo + chunkSize, extent)), path, mainWorkspace);
+    computeGemm(gemmChunkProblem(p, splitRows, starts[chunk]!, starts[chunk + 1]!), path, mainWorkspace);
   });
   for (let chunk = 0; chunk < total; chunk++) {
     if (owners[chunk] === 0) continue;
-    const lo = chunk * chunkSize;
-    const len = Math.min(lo + chunkSize, extent) - lo;
+    const lo = starts[chunk]!;
+    const len = starts[chunk + 1]! - lo;
     if (splitRows) copyBlock(arena, cOff + lo * n, n, len, n, p.c, p.co + lo * p.ldc, p.ldc);
     else copyBlock(arena, cOff + lo, n, m, len, p.c, p.co + lo, p.ldc);
   }
@@ -556,8 +576,6 @@ export function runGemmChunk(params: Float64Array, arena: Float32Array, chunk: n
     beta: params[12]!,
   };
   const splitRows = params[14] === 1;
-  const chunkSize = params[15]!;
-  const lo = chunk * chunkSize;
-  const hi = Math.min(lo + chunkSize, splitRows ? p.m : p.n);
-  computeGemm(gemmChunkProblem(p, splitRows, lo, hi), params[13]!, ws);
+  const starts = gemmChunkStarts(splitRows ? p.m : p.n, params[15]!);
+  computeGemm(gemmChunkProblem(p, splitRows, starts[chunk]!, starts[chunk + 1]!), params[13]!, ws);
 }

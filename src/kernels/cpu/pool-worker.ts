@@ -4,11 +4,12 @@
  * Loop: wait for the caller to bump this slot's SEQ word (spinning for POOL_SPIN_MS after each task, then
  * sleeping in Atomics.wait); read the current task's tag, kind and parameters; pick up a newer shared arena
  * from the port if the generation moved; claim chunks until none are left, computing each with the same
- * kernel code the calling thread uses (./gemm.ts, so results are bitwise identical) and counting it complete.
+ * kernel code the calling thread uses (./gemm.ts, ./depthwise.ts, so results are bitwise identical) and counting it complete.
  * A chunk that throws posts its error on the port, sets this slot's FAILED word, counts the chunk complete
  * and ends the loop; the pool replaces this worker.
  */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { runDepthwiseChunk } from './depthwise.js';
 import { GemmWorkspace, runGemmChunk } from './gemm.js';
 import {
   claimChunk,
@@ -24,6 +25,7 @@ import {
   SLOT_FAILED,
   SLOT_READY,
   SLOT_SEQ,
+  TASK_DEPTHWISE,
   TASK_EXIT,
   TASK_GEMM,
   TASK_PARAM_WORDS,
@@ -72,6 +74,7 @@ function nextWakeUp(seen: number): number {
 
 function runChunk(kind: number, chunk: number): void {
   if (kind === TASK_GEMM) runGemmChunk(params, arena, chunk, workspace);
+  else if (kind === TASK_DEPTHWISE) runDepthwiseChunk(params, arena, chunk);
   else if (kind === TASK_THROW_FOR_TEST) throw new Error(`pool self-test failure ${params[0]}`);
   else throw new Error(`pool worker: unknown task kind ${kind}`);
 }

@@ -45,6 +45,8 @@ export const TASK_GEMM = 1;
 export const TASK_THROW_FOR_TEST = 2;
 /** Ends the worker's loop (used by shutdownPool). */
 export const TASK_EXIT = 3;
+/** A chunk of input planes of a depthwise convolution (./depthwise.ts). */
+export const TASK_DEPTHWISE = 4;
 
 /** Float64 parameter words per task. */
 export const TASK_PARAM_WORDS = 32;
@@ -52,6 +54,8 @@ export const TASK_PARAM_WORDS = 32;
 export const MAX_POOL_WORKERS = 32;
 /** Most chunks one task may have. */
 export const MAX_TASK_CHUNKS = 1024;
+/** The owners table of the last `runChunked`, reused from task to task (no allocation per task). */
+const OWNERS = new Int32Array(MAX_TASK_CHUNKS);
 /** How long a worker spins after a task before it sleeps. */
 export const POOL_SPIN_MS = 2;
 
@@ -339,7 +343,10 @@ function takeError(slot: Slot, wt: WorkerThreadsModule): Error {
 
 /** What `runChunked` did. */
 export interface ChunkedRun {
-  /** For each chunk, 0 when the calling thread computed it, 1 + slot when a worker did. */
+  /**
+   * For each chunk, 0 when the calling thread computed it, 1 + slot when a worker did. A reused buffer:
+   * valid until the next `runChunked` (copy it to keep it).
+   */
   owners: Int32Array;
 }
 
@@ -406,7 +413,7 @@ export function runChunked(kind: number, params: ArrayLike<number>, total: numbe
   };
   waitCompleted(ctrl, total, rescue);
   st.tasksRun++;
-  const owners = new Int32Array(total);
+  const owners = OWNERS.subarray(0, total);
   owners.set(new Int32Array(st.control, CTRL_OWNERS * 4, total));
   // every worker whose chunk threw has left its loop: report the first error, replace them all
   let workerError: Error | undefined;
