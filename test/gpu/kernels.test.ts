@@ -56,7 +56,7 @@ describeGpu('GPU kernels match the CPU kernels', () => {
       Acos: (d) => rnd(d, 0.9),
       Atanh: (d) => rnd(d, 0.9),
     };
-    const unary = GPU_ELEMENTWISE_OPS.filter((op) => !['Add', 'Sub', 'Mul', 'Div', 'Pow', 'PRelu', 'Sum', 'Mean', 'Max', 'Min', 'Clip'].includes(op));
+    const unary = GPU_ELEMENTWISE_OPS.filter((op) => !['Add', 'Sub', 'Mul', 'Div', 'Pow', 'PRelu', 'Sum', 'Mean', 'Max', 'Min', 'Clip', 'Where'].includes(op));
     for (const op of unary) {
       const dims = [2, 3, 5];
       const x = (domainSafe[op] ?? ((d: number[]) => rnd(d, 3)))(dims);
@@ -78,8 +78,8 @@ describeGpu('GPU kernels match the CPU kernels', () => {
         const a = op === 'Pow' ? positive(da) : rnd(da, 2);
         const b = op === 'Div' ? positive(db) : rnd(db, 2);
         if (op === 'PRelu') {
-          // PRelu broadcasts the slope to X only
-          same(op, [a, rnd(db.length <= da.length ? db.map((d, i) => (d === da[da.length - db.length + i] ? d : 1)) : [1])]);
+          // PRelu broadcasts the slope to X only (a scalar slope when db has more dims than X)
+          same(op, [a, rnd(db.length <= da.length ? db.map((d, i) => (d === da[da.length - db.length + i] ? d : 1)) : [])]);
         } else same(op, [a, b]);
       }),
       { numRuns: RUNS * 2 },
@@ -293,6 +293,103 @@ describeGpu('GPU kernels match the CPU kernels', () => {
     expect(shape.location).toBe('cpu');
     expect(Array.from(shape.data as BigInt64Array)).toEqual([4n, 3n]);
     for (const t of [a, b, shape]) t.dispose();
+  });
+
+  it('Where broadcasts a host bool condition over float32 X and Y', () => {
+    fc.assert(
+      fc.property(arbBroadcastPair({ maxRank: 4, maxDim: 4 }), fc.nat(), ([dc, dx], bits) => {
+        const n = dc.reduce((p, d) => p * d, 1);
+        const cond = new Tensor('bool', Uint8Array.from({ length: n }, (_, i) => ((bits >> i % 31) ^ i) & 1), dc);
+        const locations = same('Where', [cond, rnd(dx, 3), rnd(dc, 3)]);
+        // a non-empty result stays on the GPU (an empty one has no texture)
+        if (dx.every((d) => d > 0) && dc.every((d) => d > 0)) expect(locations).toEqual(['gpu']);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('Pad: constant (input and opset 2 attribute), edge, reflect, wrap, negative pads, axes', () => {
+    const i64 = (v: number[]): Tensor => new Tensor('int64', BigInt64Array.from(v, (n) => BigInt(n)), [v.length]);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 2, max: 4 }), { minLength: 1, maxLength: 4 }), fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 8, maxLength: 8 }), fc.constantFrom('constant', 'edge', 'reflect', 'wrap'), (dims, raw, mode) => {
+        const rank = dims.length;
+        // reflect and wrap fold within the axis: keep their pads below the axis length
+        const pads = [...raw.slice(0, rank), ...raw.slice(4, 4 + rank)].map((p, k) => (mode === 'constant' || mode === 'edge' ? p : Math.min(p, dims[k % rank]! - 2)));
+        const x = rnd(dims, 3);
+        const locations = same('Pad', [x, i64(pads), mode === 'constant' ? new Tensor('float32', Float32Array.of(-7.5), []) : undefined], { mode });
+        if (dims.every((d, k) => d + pads[k]! + pads[k + rank]! > 0)) expect(locations).toEqual(['gpu']);
+      }),
+      { numRuns: RUNS * 2 },
+    );
+    const x = rnd([2, 3, 4]);
+    same('Pad', [x], { mode: 'constant', pads: [0, 1, 2, 1, 0, -1], value: 2.5 }, TOL, 2);
+    same('Pad', [x, i64([2, -1]), undefined, i64([-1])], { mode: 'reflect' }, TOL, 18);
+    // hand-computed: reflect [1, 2, 3] by 2 on both sides
+    const r = runOp('Pad', [fromNumbers('float32', [1, 2, 3], [3]), i64([2, 2])], { mode: 'reflect' }, { backend: 'gpu' })[0]!;
+    expect(Array.from(r.numbers())).toEqual([3, 2, 1, 2, 3, 2, 1]);
+    r.dispose();
+  });
+
+  it('InstanceNormalization and GroupNormalization (opset 18 per-group and opset 21 per-channel scale)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.constantFrom(1, 2, 3), fc.integer({ min: 1, max: 3 }), fc.constantFrom([1], [3], [2, 3]), (n, groups, perGroup, spatial) => {
+        const c = groups * perGroup;
+        const dims = [n, c, ...spatial];
+        const x = rnd(dims, 3);
+        same('InstanceNormalization', [x, rnd([c]), rnd([c])], { epsilon: 1e-5 }, TOL);
+        same('GroupNormalization', [x, rnd([c]), rnd([c])], { num_groups: groups, epsilon: 1e-5 }, TOL, 21);
+        same('GroupNormalization', [x, rnd([groups]), rnd([groups])], { num_groups: groups, epsilon: 1e-5 }, TOL, 18);
+      }),
+      { numRuns: RUNS / 2 },
+    );
+  });
+
+  it('infinities pass exactly: ReduceMax/Min and max pools of -Infinity, float16 Infinity cast', () => {
+    const inf = new Tensor('float32', Float32Array.from([-Infinity, -Infinity, 1, -Infinity, 2, -Infinity]), [1, 2, 3]);
+    for (const op of ['ReduceMax', 'ReduceMin']) {
+      const out = runOp(op, [inf, new Tensor('int64', BigInt64Array.of(1n), [1])], { keepdims: 0 }, { backend: 'gpu' })[0]!;
+      const want = runOp(op, [inf, new Tensor('int64', BigInt64Array.of(1n), [1])], { keepdims: 0 }, { backend: 'cpu' })[0]!;
+      expect(Array.from(out.numbers())).toEqual(Array.from(want.numbers()));
+      out.dispose();
+    }
+    const pooled = runOp('GlobalMaxPool', [inf.reshape([1, 2, 3, 1])], {}, { backend: 'gpu' })[0]!;
+    expect(Array.from(pooled.numbers())).toEqual([1, 2]);
+    pooled.dispose();
+    const allInf = new Tensor('float32', new Float32Array(4).fill(-Infinity), [1, 1, 2, 2]);
+    const mp = runOp('MaxPool', [allInf], { kernel_shape: [2, 2] }, { backend: 'gpu' })[0]!;
+    expect(Array.from(mp.numbers())).toEqual([-Infinity]);
+    mp.dispose();
+    const half = runOp('Cast', [fromNumbers('float16', [Infinity, -Infinity, NaN, 1], [4])], { to: 1 }, { backend: 'gpu' })[0]!;
+    expect(Array.from(half.numbers())).toEqual([Infinity, -Infinity, NaN, 1]);
+    half.dispose();
+  });
+
+  it('fused operators (com.tessera FusedConv/FusedGemm/FusedMatMul) with every activation stay on the GPU', () => {
+    const acts: [string, number[]][] = [['Relu', []], ['LeakyRelu', [0.2]], ['Clip', [-0.5, 0.5]], ['Sigmoid', []], ['HardSigmoid', [0.3, 0.4]], ['Tanh', []], ['HardSwish', []]];
+    const x = rnd([1, 2, 5, 5], 2);
+    const w = rnd([3, 2, 3, 3]);
+    for (const [activation, activation_params] of acts) {
+      const cases: [string, Tensor[], Attrs][] = [
+        ['FusedConv', [x, w, rnd([3])], { pads: [1, 1, 1, 1] }],
+        ['FusedGemm', [rnd([3, 4], 2), rnd([4, 2]), rnd([2])], {}],
+        ['FusedMatMul', [rnd([2, 3, 4], 2), rnd([4, 5])], {}],
+      ];
+      for (const [op, ins, attrs] of cases) {
+        const all = { ...attrs, activation, activation_params };
+        const opts = { opset: 1, domain: 'com.tessera' };
+        const want = runOp(op, ins, all, { ...opts, backend: 'cpu' })[0]!;
+        const got = runOp(op, ins, all, { ...opts, backend: 'gpu' })[0]!;
+        expect(got.location).toBe('gpu');
+        expectClose(got, want, { rtol: 1e-4, atol: 1e-5, label: `${op} ${activation}` });
+        got.dispose();
+      }
+    }
+    // a 3-D FusedConv has no shader: the base and the activation run on the host
+    const want = runOp('FusedConv', [rnd([1, 1, 3, 3, 3]), rnd([1, 1, 2, 2, 2])], { activation: 'Relu' }, { opset: 1, domain: 'com.tessera', backend: 'cpu' })[0]!;
+    seed -= 2;
+    const got = runOp('FusedConv', [rnd([1, 1, 3, 3, 3]), rnd([1, 1, 2, 2, 2])], { activation: 'Relu' }, { opset: 1, domain: 'com.tessera', backend: 'gpu' })[0]!;
+    expect(got.location).toBe('cpu');
+    expectClose(got, want, { rtol: 1e-5, atol: 1e-6, label: 'FusedConv 3-D on the host' });
   });
 
   it('validation errors are the same as on the CPU', () => {

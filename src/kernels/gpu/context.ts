@@ -406,3 +406,30 @@ export function gpuUnavailableReason(): string | undefined {
     return (e as Error).message;
   }
 }
+
+/** What the GPU backend runs on, for labelling timings (bench) and reports. */
+export type GpuInfo =
+  | {
+      readonly available: true;
+      /** gpu.js mode: 'headlessgl' (Node), 'webgl2' or 'webgl' (browser). */
+      readonly mode: string;
+      /** The renderer, e.g. "Mesa llvmpipe (software rasterizer) through headless-gl ..." or "... SwiftShader ...". */
+      readonly renderer: string;
+      /** True for a software rasterizer (llvmpipe, SwiftShader): timings are then CPU speed, not GPU speed. */
+      readonly software: boolean;
+    }
+  | {
+      readonly available: false;
+      /** Why no GPU context can be made, with the fix. */
+      readonly reason: string;
+    };
+
+/** Describe the GPU backend (creating the device on first call); never throws. */
+export function gpuInfo(): GpuInfo {
+  try {
+    const d = getGpuDevice();
+    return { available: true, mode: d.mode, renderer: d.renderer, software: d.software };
+  } catch (e) {
+    return { available: false, reason: (e as Error).message };
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * GPU kernels of the elementwise family, generated: unary math and activations, broadcasting binary and
- * variadic arithmetic (Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean, PRelu), Clip.
+ * variadic arithmetic (Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean, PRelu), Clip, Where.
  *
  * One generator writes every kernel: each output element is a thread; its flat index is split into the
  * coordinates of the output dims (after merging dims that every input walks alike), each input's element is
@@ -166,18 +166,61 @@ for (const [op, body] of Object.entries(VARIADIC)) {
   });
 }
 
+/** Clip's shader body for bounds `lo`, `hi`. */
+function clipBody(lo: number, hi: number): string {
+  // onnxruntime: x < lo ? lo : x, then > hi ? hi : x (lo > hi gives hi); NaN passes through
+  return `var y = v0;\nif (y < ${lit(lo)}) { y = ${lit(lo)}; }\nif (y > ${lit(hi)}) { y = ${lit(hi)}; }`;
+}
+
+/**
+ * The shader body (from `v0` to `y`) of a fused operator's activation (see src/ops/fused.ts) with its
+ * complete parameter list.
+ */
+export function activationBody(activation: string, params: readonly number[]): string {
+  switch (activation) {
+    case 'Clip':
+      return clipBody(params[0]!, params[1]!);
+    case 'LeakyRelu':
+      return UNARY['LeakyRelu']!({ alpha: params[0]! });
+    case 'HardSigmoid':
+      return UNARY['HardSigmoid']!({ alpha: params[0]!, beta: params[1]! });
+    default: {
+      const body = UNARY[activation];
+      if (!body) throw new Error(`activationBody: no shader for activation '${activation}'`);
+      return body({});
+    }
+  }
+}
+
+/** Run `body` (from `v0` to `y`) over every element of `x` into `spec`. */
+export function runUnary(scope: CallScope, x: Tensor, spec: OutputSpec, body: string): Tensor {
+  return runElementwise(scope, [x], spec, body);
+}
+
 /** Clip: bounds are scalars read on the host and written into the shader. */
 registerGpuKernel(
   'Clip',
   (scope, inputs, _attrs, outputs) => {
     const lo = inputs[1] ? Number(inputs[1].numbers()[0]) : Number.NEGATIVE_INFINITY;
     const hi = inputs[2] ? Number(inputs[2].numbers()[0]) : Number.POSITIVE_INFINITY;
-    // onnxruntime: x < lo ? lo : x, then > hi ? hi : x (lo > hi gives hi); NaN passes through
-    const body = `var y = v0;\nif (y < ${lit(lo)}) { y = ${lit(lo)}; }\nif (y > ${lit(hi)}) { y = ${lit(hi)}; }`;
-    return [runElementwise(scope, [inputs[0]!], outputs[0]!, body)];
+    return [runElementwise(scope, [inputs[0]!], outputs[0]!, clipBody(lo, hi))];
   },
   { hostInputs: [1, 2] },
 );
 
+/**
+ * Where: float32 X and Y (resident or uploaded) selected by a bool condition, which is host data (bool
+ * values have no texture form here: comparisons producing them run on the host) uploaded as 0/1 floats.
+ * All three broadcast to the output.
+ */
+registerGpuKernel(
+  'Where',
+  (scope, inputs, _attrs, outputs) => [runElementwise(scope, [inputs[0]!, inputs[1]!, inputs[2]!], outputs[0]!, 'var y = v2;\nif (v0 > 0.5) { y = v1; }')],
+  {
+    accepts: (inputs, outputs) =>
+      outputs[0]!.type === 'float32' && inputs[0]!.type === 'bool' && inputs[1]!.type === 'float32' && inputs[2]!.type === 'float32',
+  },
+);
+
 /** Ops with an elementwise GPU kernel (for tests and docs). */
-export const GPU_ELEMENTWISE_OPS = [...Object.keys(UNARY), ...Object.keys(BINARY), ...Object.keys(VARIADIC), 'Clip'];
+export const GPU_ELEMENTWISE_OPS = [...Object.keys(UNARY), ...Object.keys(BINARY), ...Object.keys(VARIADIC), 'Clip', 'Where'];

@@ -12,6 +12,7 @@ import './reduce.js';
 import './shape.js';
 import './resize.js';
 import './quantize.js';
+import './fused.js';
 
-export { GpuUnavailableError, getGpuDevice, currentGpuDevice, gpuUnavailableReason, provideGpuJs, type GpuCounters, type GpuDevice } from './context.js';
+export { GpuUnavailableError, getGpuDevice, currentGpuDevice, gpuUnavailableReason, gpuInfo, provideGpuJs, type GpuCounters, type GpuDevice, type GpuInfo } from './context.js';
 export { GpuTensor, GpuResidency, setActiveResidency } from './runtime.js';

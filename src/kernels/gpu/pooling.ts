@@ -51,7 +51,9 @@ function windowPool(kind: 'max' | 'average') {
       `    var iw = iw0 + kx * ${int(dw)};`,
       `    if (ih >= ${int(-phb)} && ih < ${int(h + phe)} && iw >= ${int(-pwb)} && iw < ${int(w + pwe)}) { padded = padded + 1.0; }`,
       `    if (ih >= 0.0 && ih < ${int(h)} && iw >= 0.0 && iw < ${int(w)}) {`,
-      kind === 'max' ? `      acc = Math.max(acc, a0[base + ih * ${int(w)} + iw]);` : `      acc = acc + a0[base + ih * ${int(w)} + iw];`,
+      `      var v = a0[base + ih * ${int(w)} + iw];`,
+      // max starts from the first element in the window (not a finite "-infinity": -Infinity inputs stay exact)
+      kind === 'max' ? '      if (cnt < 0.5) { acc = v; } else { acc = Math.max(acc, v); }' : '      acc = acc + v;',
       '      cnt = cnt + 1.0;',
       '    }',
       '  }',
@@ -71,7 +73,7 @@ function globalPool(kind: 'max' | 'average') {
     const plane = x.dims.slice(2).reduce((a, b) => a * b, 1);
     const lines = [
       `var base = i * ${int(plane)};`,
-      kind === 'max' ? 'var acc = -3.4e38;' : 'var acc = 0.0;',
+      kind === 'max' ? 'var acc = a0[base];' : 'var acc = 0.0;',
       `for (var k = 0; k < ${plane}; k++) {`,
       kind === 'max' ? '  acc = Math.max(acc, a0[base + k]);' : '  acc = acc + a0[base + k];',
       '}',

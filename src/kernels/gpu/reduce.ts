@@ -20,8 +20,9 @@ interface Fold {
 const FOLDS: Record<string, Fold> = {
   ReduceSum: { init: '0.0', step: (v) => `acc = acc + ${v};`, finish: () => 'acc' },
   ReduceMean: { init: '0.0', step: (v) => `acc = acc + ${v};`, finish: (n) => `acc / ${lit(n)}` },
-  ReduceMax: { init: '-3.4e38', step: (v) => `acc = Math.max(acc, ${v});`, finish: () => 'acc' },
-  ReduceMin: { init: '3.4e38', step: (v) => `acc = Math.min(acc, ${v});`, finish: () => 'acc' },
+  // Max and Min start from the first reduced element (offset `base`), so -Infinity / Infinity inputs stay exact
+  ReduceMax: { init: 'a0[base]', step: (v) => `acc = Math.max(acc, ${v});`, finish: () => 'acc' },
+  ReduceMin: { init: 'a0[base]', step: (v) => `acc = Math.min(acc, ${v});`, finish: () => 'acc' },
   ReduceProd: { init: '1.0', step: (v) => `acc = acc * ${v};`, finish: () => 'acc' },
   ReduceL1: { init: '0.0', step: (v) => `acc = acc + Math.abs(${v});`, finish: () => 'acc' },
   ReduceL2: { init: '0.0', step: (v) => `acc = acc + ${v} * ${v};`, finish: () => 'Math.sqrt(acc)' },

@@ -8,10 +8,12 @@
  * copy; `dispose()` drops the reference, and the last one deletes the texture.
  *
  * Host tensors reach a shader through `CallScope.texture(t)`: the upload goes through the active residency
- * (set by the executor for a run) when there is one. Its cache is keyed by the storage array and window of
- * the tensor: storages the executor marked persistent (initializers, Constant values) stay uploaded until
- * the session is released; others (graph inputs, host-computed values) stay for the run. Without an active
- * residency (eager calls) an upload lives until the kernel returns.
+ * (set by the executor for a run) when there is one. Storages the executor marked persistent (initializers,
+ * Constant values) are cached by storage array and window and stay uploaded until the session is released.
+ * Other host tensors (graph inputs, host-computed values) are cached by tensor object for the run: never by
+ * storage, because the executor's buffer arena hands a dead value's storage to a later value, whose upload
+ * would then hit the stale texture. Without an active residency (eager calls) an upload lives until the
+ * kernel returns.
  *
  * `registerGpuKernel(op, kernel)` registers under backend 'gpu'. The wrapper obtains the device (a
  * GpuUnavailableError when there is none), decides where the call computes and cleans up the call's
@@ -146,13 +148,13 @@ function floatValues(t: Tensor): Float32Array {
 }
 
 /**
- * Keeps uploads of host tensors for the executor: persistent storages (weights) until release(),
- * others until the end of the run.
+ * Keeps uploads of host tensors for the executor: persistent storages (weights) until release(), other
+ * tensors (by object) until the end of the run.
  */
 export class GpuResidency {
   private readonly persistent = new WeakSet<object>();
   private readonly cache = new Map<object, Map<string, GpuTensor>>();
-  private transient: { storage: object; key: string }[] = [];
+  private readonly transient = new Map<Tensor, GpuTensor>();
 
   constructor(readonly device: GpuDevice) {}
 
@@ -164,6 +166,14 @@ export class GpuResidency {
   /** The texture of host tensor `t`, uploading it on first use. */
   upload(t: Tensor): GpuTensor {
     const storage = t.raw();
+    if (!this.persistent.has(storage)) {
+      let g = this.transient.get(t);
+      if (!g) {
+        g = uploadValues(this.device, floatValues(t), [t.size]);
+        this.transient.set(t, g);
+      }
+      return g;
+    }
     const key = `${t.type}:${t.offset}:${t.size}`;
     let byKey = this.cache.get(storage);
     const hit = byKey?.get(key);
@@ -174,31 +184,25 @@ export class GpuResidency {
       this.cache.set(storage, byKey);
     }
     byKey.set(key, g);
-    if (!this.persistent.has(storage)) this.transient.push({ storage, key });
     return g;
   }
 
   /** Free the uploads of values that are not persistent. */
   endRun(): void {
-    for (const { storage, key } of this.transient) {
-      const byKey = this.cache.get(storage);
-      byKey?.get(key)?.dispose();
-      byKey?.delete(key);
-      if (byKey && byKey.size === 0) this.cache.delete(storage);
-    }
-    this.transient = [];
+    for (const g of this.transient.values()) g.dispose();
+    this.transient.clear();
   }
 
   /** Free every upload. */
   release(): void {
+    this.endRun();
     for (const byKey of this.cache.values()) for (const g of byKey.values()) g.dispose();
     this.cache.clear();
-    this.transient = [];
   }
 
   /** Number of uploads held. */
   get size(): number {
-    let n = 0;
+    let n = this.transient.size;
     for (const byKey of this.cache.values()) n += byKey.size;
     return n;
   }

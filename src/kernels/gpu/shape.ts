@@ -8,6 +8,7 @@
  *  - Transpose, Expand, Slice, Split: one thread per output element maps its coordinates to the source
  *    offset (permuted strides, broadcast strides, start + coordinate * step);
  *  - Concat: the coordinate along the axis picks the input through a chain of range tests;
+ *  - Pad: each output coordinate is folded back into the input (constant, edge, reflect, wrap);
  *  - Gather: indices are read on the host (negative ones wrapped, range-checked) and uploaded as floats;
  *  - Cast to float32 from float32 (a view) and from float16 (the bit patterns are uploaded and decoded in
  *    the shader); other casts are shape arithmetic on the host.
@@ -17,7 +18,7 @@ import { registerKernel, type Attrs, type Kernel } from '../registry.js';
 import { KernelError } from '../../tensor/errors.js';
 import { fmtShape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { checkIndexRange, dot, int, kernelSource, rowStrides, splitIndex } from './codegen.js';
+import { checkIndexRange, dot, int, kernelSource, lit, rowStrides, splitIndex } from './codegen.js';
 
 import { elementwiseSource } from './elementwise.js';
 import { registerGpuKernel, registerHostKernel, uploadValues, type CallScope } from './runtime.js';
@@ -117,6 +118,67 @@ registerGpuKernel('Concat', (scope, inputs, attrs, outputs) => {
   return [scope.run(kernelSource(parts.map((_, k) => `a${k}`), lines.join('\n')), spec, parts)];
 });
 
+/**
+ * Pad (constant, edge, reflect, wrap; negative pads crop first, as on the CPU): each output coordinate along
+ * an axis maps to a coordinate of the kept input box (edge clamps, wrap and reflect fold periodically with
+ * the exact floor-division of splitIndex); constant mode returns the pad value when any coordinate falls
+ * outside the box. `attrs.pads` is canonical ([begin..., end...] over every axis); the pad value is a host
+ * scalar written into the shader. Cost: one fetch per output element.
+ */
+registerGpuKernel(
+  'Pad',
+  (scope, inputs, attrs, outputs) => {
+    const x = inputs[0]!;
+    const spec = outputs[0]!;
+    checkIndexRange('Pad', spec.dims);
+    const rank = x.rank;
+    const pads = attrs['pads'] as readonly number[];
+    const mode = attrs['mode'] as string;
+    if (x.size === 0) return [scope.run(kernelSource([], `return ${lit(padValue(inputs[2], attrs))};`), spec, [])];
+    const src = rowStrides(x.dims);
+    const split = splitIndex('i', spec.dims, 'c');
+    const lines = [split.code, 'var inside = 1.0;'];
+    const terms: string[] = [];
+    let base = 0;
+    for (let k = 0; k < rank; k++) {
+      const keepStart = Math.max(0, -pads[k]!);
+      const keep = x.dims[k]! - keepStart - Math.max(0, -pads[k + rank]!);
+      const before = Math.max(0, pads[k]!);
+      base += keepStart * src[k]!;
+      if (spec.dims[k] === 1 && keep === 1 && before === 0) continue;
+      const c = `p${k}`;
+      lines.push(`var ${c} = ${split.coords[k]} - ${int(before)};`);
+      if (before > 0 || spec.dims[k]! > keep) {
+        if (mode === 'constant') lines.push(`if (${c} < 0.0 || ${c} >= ${int(keep)}) { inside = 0.0; ${c} = 0.0; }`);
+        else if (mode === 'edge') lines.push(`${c} = Math.min(Math.max(${c}, 0.0), ${int(keep - 1)});`);
+        else if (keep === 1) lines.push(`${c} = 0.0;`);
+        else {
+          const period = mode === 'wrap' ? keep : 2 * (keep - 1);
+          lines.push(
+            `var ${c}q = Math.floor((${c} + 0.5) / ${int(period)});`,
+            `${c} = ${c} - ${c}q * ${int(period)};`,
+            `if (${c} < 0.0) { ${c} = ${c} + ${int(period)}; }`,
+            `if (${c} >= ${int(period)}) { ${c} = ${c} - ${int(period)}; }`,
+          );
+          if (mode === 'reflect') lines.push(`if (${c} >= ${int(keep)}) { ${c} = ${int(period)} - ${c}; }`);
+        }
+      }
+      if (src[k] !== 0) terms.push(src[k] === 1 ? c : `${c} * ${int(src[k]!)}`);
+    }
+    if (base !== 0) terms.push(int(base));
+    const at = terms.length ? terms.join(' + ') : '0.0';
+    lines.push(`var y = ${lit(padValue(inputs[2], attrs))};`, `if (inside > 0.5) { y = a0[${at}]; }`, 'return y;');
+    return [scope.run(kernelSource(['a0'], lines.join('\n')), spec, [x])];
+  },
+  { hostInputs: [1, 2, 3] },
+);
+
+/** The constant-mode pad value: input 2 when given (opset 11+), else attribute `value` (opset 2-10), else 0. */
+function padValue(value: Tensor | undefined, attrs: Attrs): number {
+  if (value && value.size > 0) return Number(value.numbers()[0]);
+  return typeof attrs['value'] === 'number' ? attrs['value'] : 0;
+}
+
 /** Gather's indices, wrapped and checked on the host, as float32. */
 function gatherIndices(indices: Tensor, axisDim: number): Float32Array {
   const raw = indices.numbers();
@@ -160,7 +222,8 @@ export const HALF_TO_FLOAT = [
   'var man = h - sgn * 32768.0 - ex * 1024.0;',
   'var val = 0.0;',
   'if (ex == 0.0) { val = man * 5.960464477539063e-8; }',
-  'else if (ex == 31.0) { val = 3.4e38 * 10.0; if (man > 0.0) { val = 0.0 / 0.0; } }',
+  // infinity from a division by a zero known only at run time (a literal overflow is folded to FLT_MAX)
+  'else if (ex == 31.0) { val = 1.0 / (ex - 31.0); if (man > 0.0) { val = 0.0 / 0.0; } }',
   'else { val = (1.0 + man / 1024.0) * Math.pow(2.0, ex - 15.0); }',
   'if (sgn > 0.5) { val = -val; }',
 ].join('\n');
