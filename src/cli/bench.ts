@@ -4,10 +4,19 @@
  * synthesized from the declared shapes (--shape for symbolic dims). Outputs are recycled after each run, the
  * real-time loop the arena is built for (src/graph/arena.ts).
  */
-import { EXIT_OK, fmtBytes, intOption, loadSession, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, parseShapes, ProgressBar, requireModelPath, sessionOptions, table, type CliIO, type Command } from './common.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, fmtBytes, intOption, loadSession, MODEL_OPTIONS, MODEL_OPTIONS_HELP, parseCommandArgs, parseShapes, ProgressBar, requireModelPath, sessionOptions, table, type CliIO, type Command } from './common.js';
 import { loadFeeds, syntheticFeeds } from './inputs.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const HELP = `Usage: tessera bench <model.onnx> [options]
+       tessera bench --suite [suite options]
+
+With --suite: the whole benchmark suite (kernels and real models on Tessera cpu/gpu beside onnxruntime and
+tfjs; bench/run.ts, the same as \`npm run bench\`); all further options go to it (e.g. --quick). The suite
+lives in the source checkout (bench/ and its peer devDependencies are not part of the published package).
 
 Time repeated runs of a model and report latency percentiles (nearest rank), throughput and the buffer
 arena's fresh allocations per steady-state run.
@@ -33,6 +42,7 @@ export const benchCommand: Command = {
   summary: 'latency percentiles (p50/p90/p99) and throughput of repeated runs',
   help: HELP,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
+    if (argv[0] === '--suite') return runSuite(argv.slice(1), io);
     const { values, positionals } = parseCommandArgs('bench', argv, {
       ...MODEL_OPTIONS,
       runs: { type: 'string' },
@@ -97,3 +107,24 @@ export const benchCommand: Command = {
     return EXIT_OK;
   },
 };
+
+/** The repository root above this file (src/cli or dist/cli), when it holds the benchmark suite. */
+function suiteRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, 'bench', 'run.ts')) && existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** `tessera bench --suite ...`: run bench/run.ts with tsx in the source checkout, passing the options on. */
+function runSuite(args: readonly string[], io: CliIO): number {
+  const root = suiteRoot();
+  if (!root) {
+    io.stderr('tessera bench --suite: the benchmark suite (bench/run.ts) is only in a source checkout of Tessera; clone the repository, run `npm ci`, then `npm run bench`\n');
+    return EXIT_USAGE;
+  }
+  const r = spawnSync('npx', ['tsx', join(root, 'bench', 'run.ts'), ...args], { cwd: root, stdio: 'inherit' });
+  return r.status ?? EXIT_FAILURE;
+}
