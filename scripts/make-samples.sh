@@ -4,7 +4,8 @@
 #   line_<n>.png    one line of black text on white (PP-OCR cls and rec)
 #   document.png    a page-like image with several lines of text (PP-OCR det)
 #   lines.json      the strings rendered into each image
-#   hey_rhasspy.wav "hey rhasspy" spoken by espeak-ng, 16 kHz mono PCM16 (openwakeword, Silero VAD)
+#   hey_rhasspy.wav "hey rhasspy" spoken by espeak-ng (en-us, 120 wpm), 16 kHz mono PCM16 (openWakeWord
+#                   detects it: score about 0.89; Silero VAD)
 # Needs ImageMagick, espeak-ng and sox (Debian: apt-get install -y imagemagick espeak-ng sox) and the DejaVu
 # fonts (fonts-dejavu-core). The outputs are committed, so the tests do not need these tools.
 set -euo pipefail
@@ -65,12 +66,18 @@ done
   echo "}"
 } > "$out/lines.json"
 
-# Speech: espeak-ng writes 22.05 kHz; sox resamples to 16 kHz mono PCM16 and pads 0.6 s of silence on each side
-# so the clip holds 20 wake-word embeddings (16 are needed) and Silero VAD sees silence then speech; -D -R (no
-# dither, fixed random seed) make the output byte-for-byte reproducible.
+# Speech: espeak-ng's American English voice at 120 words a minute; at its default 175 (or 140) wpm the
+# hey_rhasspy model scores the clip below 0.15, at 120 wpm about 0.89 (threshold 0.5). Measured with the
+# streaming pipeline (examples/wakeword-stream.ts) over espeak-ng voices, speeds and paddings:
+#   en-us:    100 wpm 0.82, 110 0.86, 120 0.86-0.89, 130 0.39, 150 0.02
+#   en-us+f3: 100 wpm 0.91, 110 0.92, 120 0.90, 130 0.57, 150 0.09;   default voice (en) 120 wpm 0.23
+# espeak-ng writes 22.05 kHz; sox resamples to 16 kHz mono PCM16 and pads 1.0 s of silence before the words
+# (so a streaming consumer scores several windows before the wake word arrives and Silero VAD sees silence
+# then speech) and 0.6 s after; -D -R (no dither, fixed random seed) make the output byte-for-byte
+# reproducible.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-espeak-ng -s 140 -w "$tmp/speech.wav" "hey rhasspy"
-sox -D -R "$tmp/speech.wav" -r 16000 -c 1 -b 16 -e signed-integer "$out/hey_rhasspy.wav" pad 0.6 0.6
+espeak-ng -v en-us -s 120 -w "$tmp/speech.wav" "hey rhasspy"
+sox -D -R "$tmp/speech.wav" -r 16000 -c 1 -b 16 -e signed-integer "$out/hey_rhasspy.wav" pad 1.0 0.6
 
 ls -l "$out"

@@ -3,9 +3,19 @@
  * and write (JSON and Markdown) the model before and after: file size, weight memory, parameters, sparsity,
  * FLOPs and cpu median latency at a given input shape, plus the largest output difference between the two.
  *
- *   tessera quantize model.onnx --mode fp16|dynamic|static -o out.onnx --shape x=1,3,48,320
+ *   tessera quantize model.onnx --mode fp16|dynamic|static|int4 -o out.onnx --shape x=1,3,48,320
  *                    [--calibration a.npy,b.npy,...] [--method minmax|percentile|entropy] [--runs 9]
- *                    [--report report-prefix]
+ *                    [--short-names] [--report report-prefix]
+ *
+ * `tessera prune` does the same for the prune passes (src/quant/prune.ts, prune-channels.ts):
+ *
+ *   tessera prune model.onnx --method magnitude|nm|channels -o out.onnx --shape x=1,3,48,192
+ *                 [--sparsity 0.5] [--scope global|layer] [--n 2 --m 4] [--ratio 0.3]
+ *                 [--sparse-threshold auto|<0..1>] [--runs 9] [--short-names] [--report prefix]
+ *
+ * The saved file is dense (zeros stored; onnxruntime loads it). For the "after" latency Tessera runs the pruned
+ * model with SparseConv on every group-1 Conv at or above the sparse threshold: 'auto' (default) measures where
+ * the CSR kernel beats the dense one on this machine (printed), a number fixes it.
  *
  * Static quantization calibrates on the given .npy inputs (one per run, fed to the model's first input) and
  * shows a progress bar meanwhile; without them it refuses rather than calibrating on noise. Latency and FLOPs
@@ -18,14 +28,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InferenceSession } from '../graph/session.js';
 import type { CalibrationMethod } from '../quant/calibrate.js';
-import { loadForCompression, saveModel } from '../quant/model.js';
+import { quantizeInt4Weights } from '../quant/int4.js';
+import { compactNames, loadForCompression, saveModel, type CompressModel } from '../quant/model.js';
 import { quantizeDynamic, quantizeFloat16, quantizeStatic } from '../quant/passes.js';
+import { pruneChannels } from '../quant/prune-channels.js';
+import { pruneMagnitude, pruneNM } from '../quant/prune.js';
+import { measureSparseCrossover, sparsifyWeights } from '../quant/sparse.js';
 import { modelStats, type ModelStats } from '../quant/stats.js';
 import { TesseraError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { readNpy } from './npy.js';
 
-export const QUANTIZE_USAGE = 'usage: tessera quantize <model.onnx> --mode fp16|dynamic|static -o <out.onnx> --shape <input>=d0,d1,... [--calibration a.npy,b.npy] [--method minmax|percentile|entropy] [--runs N] [--report prefix]';
+export const QUANTIZE_USAGE = 'usage: tessera quantize <model.onnx> --mode fp16|dynamic|static|int4 -o <out.onnx> --shape <input>=d0,d1,... [--calibration a.npy,b.npy] [--method minmax|percentile|entropy] [--runs N] [--short-names] [--report prefix]';
+
+export const PRUNE_USAGE = 'usage: tessera prune <model.onnx> --method magnitude|nm|channels -o <out.onnx> --shape <input>=d0,d1,... [--sparsity 0.5] [--scope global|layer] [--n 2] [--m 4] [--ratio 0.3] [--sparse-threshold auto|<0..1>] [--runs N] [--short-names] [--report prefix]';
 
 /** What one side of the report holds. */
 export interface CompressionFigures {
@@ -99,6 +115,7 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
         method: { type: 'string', default: 'minmax' },
         runs: { type: 'string', default: '9' },
         report: { type: 'string' },
+        'short-names': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -132,25 +149,32 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
   try {
     const original = readFileSync(modelPath);
     const base = loadForCompression(original);
+    const save = (m: CompressModel): Uint8Array => saveModel(values['short-names'] ? compactNames(m) : m);
     let out: Uint8Array;
     switch (values.mode) {
       case 'fp16':
-        out = saveModel(quantizeFloat16(base));
+        out = save(quantizeFloat16(base));
         break;
       case 'dynamic':
-        out = saveModel(quantizeDynamic(base).model);
+        out = save(quantizeDynamic(base).model);
         break;
+      case 'int4': {
+        const r = quantizeInt4Weights(base);
+        console.error(`int4: ${r.quantizedNodes} MatMul/Gemm weights, ${r.int4Bytes} bytes as int4 blocks vs ${r.float32Bytes} float32 (${((r.int4Bytes / Math.max(1, r.float32Bytes)) * 100).toFixed(1)}%)`);
+        out = save(r.model);
+        break;
+      }
       case 'static': {
         if (!values.calibration) {
           console.error('tessera quantize: --mode static needs --calibration with one or more .npy inputs');
           return 2;
         }
         const calibration = values.calibration.split(',').map((f) => new Map([[input, readNpy(readFileSync(f))]]));
-        out = saveModel(quantizeStatic(base, { calibration, method, onProgress: progressBar }).model);
+        out = save(quantizeStatic(base, { calibration, method, onProgress: progressBar }).model);
         break;
       }
       default:
-        console.error(`tessera quantize: --mode must be fp16, dynamic or static, got '${values.mode}'`);
+        console.error(`tessera quantize: --mode must be fp16, dynamic, static or int4, got '${values.mode}'`);
         return 2;
     }
     writeFileSync(values.output, out);
@@ -170,6 +194,140 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
   } catch (e) {
     if (e instanceof TesseraError) {
       console.error(`tessera quantize: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+/** A number option in [lo, hi) (hi inclusive when `closed`), or an error message. */
+function fraction(name: string, text: string, closed = false): number | string {
+  const v = Number(text);
+  return Number.isFinite(v) && v >= 0 && (closed ? v <= 1 : v < 1) ? v : `--${name} must be a number in [0, 1${closed ? ']' : ')'}, got '${text}'`;
+}
+
+/** `tessera prune` (see the file comment). Returns the process exit code. */
+export async function pruneCommand(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        method: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        shape: { type: 'string' },
+        sparsity: { type: 'string', default: '0.5' },
+        scope: { type: 'string', default: 'global' },
+        n: { type: 'string', default: '2' },
+        m: { type: 'string', default: '4' },
+        ratio: { type: 'string', default: '0.3' },
+        'sparse-threshold': { type: 'string', default: 'auto' },
+        runs: { type: 'string', default: '9' },
+        report: { type: 'string' },
+        'short-names': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    console.error(`tessera prune: ${(e as Error).message}\n${PRUNE_USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(PRUNE_USAGE);
+    return 0;
+  }
+  const modelPath = positionals[0];
+  if (!modelPath || !values.output || !values.method || !values.shape) {
+    console.error(`tessera prune: the model, --method, -o and --shape are required\n${PRUNE_USAGE}`);
+    return 2;
+  }
+  const shapeMatch = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(values.shape);
+  if (!shapeMatch) {
+    console.error(`tessera prune: --shape must look like x=1,3,48,192, got '${values.shape}'`);
+    return 2;
+  }
+  const sparsity = fraction('sparsity', values.sparsity);
+  const ratio = fraction('ratio', values.ratio);
+  const threshold = values['sparse-threshold'] === 'auto' ? 'auto' : fraction('sparse-threshold', values['sparse-threshold'], true);
+  const n = Number(values.n);
+  const m = Number(values.m);
+  for (const problem of [sparsity, ratio, threshold]) {
+    if (typeof problem === 'string' && problem !== 'auto') {
+      console.error(`tessera prune: ${problem}`);
+      return 2;
+    }
+  }
+  if (values.scope !== 'global' && values.scope !== 'layer') {
+    console.error(`tessera prune: --scope must be global or layer, got '${values.scope}'`);
+    return 2;
+  }
+  if (!Number.isInteger(n) || !Number.isInteger(m) || n < 0 || m < 1 || n > m) {
+    console.error(`tessera prune: --n and --m must be integers with 0 <= n <= m, m >= 1, got ${values.n}:${values.m}`);
+    return 2;
+  }
+  const input = shapeMatch[1]!;
+  const probe = probeTensor(shapeMatch[2]!.split(',').map(Number));
+  const runs = Math.max(1, Number(values.runs));
+  try {
+    const original = readFileSync(modelPath);
+    const base = loadForCompression(original);
+    let pruned: CompressModel;
+    let summary: string;
+    switch (values.method) {
+      case 'magnitude': {
+        const r = pruneMagnitude(base, { sparsity: sparsity as number, scope: values.scope });
+        pruned = r.model;
+        summary = `${values.scope} magnitude pruning: ${r.zeros} of ${r.elements} weights in ${r.tensors} tensors are zero`;
+        break;
+      }
+      case 'nm': {
+        const r = pruneNM(base, { n, m });
+        pruned = r.model;
+        summary = `${n}:${m} pruning: ${r.zeros} of ${r.elements} weights in ${r.tensors} tensors are zero`;
+        break;
+      }
+      case 'channels': {
+        const r = pruneChannels(base, { ratio: ratio as number });
+        pruned = r.model;
+        summary = `channel pruning: ${r.removedChannels} of ${r.channels} channels removed in ${r.prunedSpaces} of ${r.spaces} channel spaces`;
+        break;
+      }
+      default:
+        console.error(`tessera prune: --method must be magnitude, nm or channels, got '${values.method}'`);
+        return 2;
+    }
+    const out = saveModel(values['short-names'] ? compactNames(pruned) : pruned);
+    writeFileSync(values.output, out);
+    let minSparsity: number;
+    let crossoverNote: string;
+    if (threshold === 'auto') {
+      const c = measureSparseCrossover({ outChannels: 96, inChannels: 96, kernel: 1, height: 6, width: 24 }, [0.5, 0.6, 0.7, 0.8, 0.9, 0.95], 7);
+      minSparsity = c.crossover ?? 1.01;
+      crossoverNote = `sparse kernel crossover (96x96 1x1 conv at 6x24, measured now): ${c.crossover === undefined ? 'never faster' : `${(c.crossover * 100).toFixed(0)}%`} (${c.points.map((p) => `${(p.sparsity * 100).toFixed(0)}%: ${p.denseMs.toFixed(2)}/${p.sparseMs.toFixed(2)} ms`).join(', ')})`;
+    } else {
+      minSparsity = threshold as number;
+      crossoverNote = `sparse kernel threshold: ${(minSparsity * 100).toFixed(0)}% (given)`;
+    }
+    const sparse = sparsifyWeights(pruned, { minSparsity });
+    const before = await figures(original, input, probe, runs);
+    const after = await figures(sparse.sparseNodes ? saveModel(sparse.model) : out, input, probe, runs);
+    after.figures = { ...after.figures, fileBytes: out.length };
+    const a = before.output.numbers();
+    const b = after.output.numbers();
+    let maxAbsDiff = 0;
+    for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i]! - b[i]!));
+    const md = `## tessera prune ${modelPath} --method ${values.method}\n\n${summary}; ${crossoverNote}; ${sparse.sparseNodes} Convs run as SparseConv.\n\n${compressionTable(before.figures, after.figures, maxAbsDiff)}\n`;
+    console.log(md);
+    if (values.report) {
+      writeFileSync(`${values.report}.md`, md);
+      writeFileSync(`${values.report}.json`, `${JSON.stringify({ model: modelPath, method: values.method, output: values.output, summary, minSparsity, sparseNodes: sparse.sparseNodes, before: before.figures, after: after.figures, maxAbsDiff }, null, 2)}\n`);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof TesseraError) {
+      console.error(`tessera prune: ${e.message}`);
       return 1;
     }
     throw e;

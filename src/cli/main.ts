@@ -20,7 +20,7 @@ import { conformanceCommand } from './conformance.js';
 import { explainCommand } from './explain.js';
 import { inspectCommand } from './inspect.js';
 import { runCommand } from './run.js';
-import { QUANTIZE_USAGE, quantizeCommand } from './compress.js';
+import { PRUNE_USAGE, QUANTIZE_USAGE, pruneCommand, quantizeCommand } from './compress.js';
 
 /** `tessera quantize`: the compression passes of src/quant (its own argument parsing and output). */
 const quantizeCliCommand: Command = {
@@ -30,8 +30,16 @@ const quantizeCliCommand: Command = {
   run: (argv) => quantizeCommand(argv),
 };
 
+/** `tessera prune`: the prune passes of src/quant (magnitude, N:M, channels) with a before/after report. */
+const pruneCliCommand: Command = {
+  name: 'prune',
+  summary: 'prune a model (magnitude, N:M, structured channels) and report before/after, sparse kernel where it pays',
+  help: PRUNE_USAGE,
+  run: (argv) => pruneCommand(argv),
+};
+
 /** The commands, in help order. */
-export const COMMANDS: readonly Command[] = [runCommand, inspectCommand, benchCommand, conformanceCommand, explainCommand, quantizeCliCommand];
+export const COMMANDS: readonly Command[] = [runCommand, inspectCommand, benchCommand, conformanceCommand, explainCommand, quantizeCliCommand, pruneCliCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

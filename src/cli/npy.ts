@@ -9,7 +9,7 @@
  * (2.0 when the header would not fit), little-endian, C order. Object arrays and structured dtypes are refused.
  */
 import { TesseraError } from '../tensor/errors.js';
-import { allocate, bytesPerElement, type DataType, type TypedArray } from '../tensor/dtype.js';
+import { allocate, bytesPerElement, type DataType, type TypedArray, type TypedArrayDataType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -29,7 +29,7 @@ const FROM_DESCR: Readonly<Record<string, DataType>> = {
   b1: 'bool',
 };
 
-const TO_DESCR: Readonly<Record<DataType, string>> = {
+const TO_DESCR: Readonly<Record<TypedArrayDataType, string>> = {
   float32: '<f4',
   float64: '<f8',
   float16: '<f2',
@@ -110,6 +110,7 @@ export function readNpy(bytes: Uint8Array, where = '.npy data'): Tensor {
 
 /** Encode a tensor as .npy bytes (version 1.0, little-endian, C order). */
 export function writeNpy(t: Tensor): Uint8Array {
+  if (t.type === 'string') throw new NpyError('writeNpy: string tensors cannot be written as .npy (no fixed-width dtype)');
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(', ')})`;
   const dict = `{'descr': '${TO_DESCR[t.type]}', 'fortran_order': False, 'shape': ${shape}, }`;
   let prefix = 10;

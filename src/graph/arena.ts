@@ -3,7 +3,9 @@
  * allocation churn).
  *
  * While a run executes, the arena is installed as the buffer source behind `allocate` (src/tensor/dtype.ts),
- * so kernels that allocate their outputs and scratch through `allocate`/`outputTensor` are served from it.
+ * so kernel outputs, which are allocated through `allocate`/`outputTensor`, are served from it. Scratch that a
+ * kernel needs only during a call lives in per-call-site slots instead (src/kernels/cpu/scratch.ts): it would
+ * never be handed back here.
  * Buffers are kept in free lists keyed by dtype and length (exact length: a model run twice with the same
  * input shapes asks for the same sizes in the same order, so exact keys reach 100% reuse without the waste of
  * size classes). A request takes a free buffer of that key, zero-fills it (the `allocate` contract), and marks
@@ -105,7 +107,13 @@ export class BufferArena {
    */
   reclaim(released: Tensor, live: Iterable<Tensor>): boolean {
     if (released.disposed) return false;
-    const storage = released.raw();
+    const raw = released.raw();
+    // string tensors hold a plain string[], which the arena never lends
+    if (Array.isArray(raw)) {
+      released.dispose();
+      return false;
+    }
+    const storage = raw as TypedArray;
     let recycled = false;
     if (this.lent.has(storage) && !sharesStorage(storage, released, live)) recycled = this.putBack(storage);
     released.dispose();
@@ -114,7 +122,7 @@ export class BufferArena {
 
   /** Give up any claim on the storage of `tensors` (outputs leaving a run belong to the caller). */
   disown(tensors: Iterable<Tensor>): void {
-    for (const t of tensors) if (!t.disposed) this.lent.delete(t.raw());
+    for (const t of tensors) if (!t.disposed) this.lent.delete(t.raw() as TypedArray);
   }
 
   /**
@@ -124,7 +132,7 @@ export class BufferArena {
   recycle(tensors: Iterable<Tensor>): void {
     for (const t of tensors) {
       if (t.disposed) continue;
-      const storage = t.raw();
+      const storage = t.raw() as TypedArray;
       if (this.typeOf.has(storage)) this.putBack(storage);
       t.dispose();
     }
@@ -164,7 +172,7 @@ function sharesStorage(storage: TypedArray, self: Tensor, live: Iterable<Tensor>
   const buffer = storage.buffer;
   for (const t of live) {
     if (t === self || t.disposed) continue;
-    if (t.raw().buffer === buffer) return true;
+    if ((t.raw() as TypedArray).buffer === buffer) return true;
   }
   return false;
 }

@@ -8,6 +8,12 @@
  * disposed, and live intermediate bytes are tracked to report the peak. Graph outputs that the graph did not
  * produce itself (an input or initializer passed straight through) are returned as views, so the caller
  * always owns what it gets.
+ *
+ * Values are `OnnxValue`s (./values.ts): tensors, sequences of tensors, or null (an empty optional). The
+ * sequence and optional operators (SequenceConstruct, SequenceAt, SplitToSequence, SequenceMap, Optional, ...)
+ * and ai.onnx.preview.training's Gradient are run here too (./sequence.ts, ./gradient.ts): they take or make
+ * non-tensor values, or read the graph itself, which runOp's tensor-in, tensor-out contract cannot express.
+ * Every other operator gets tensors only; a sequence or none reaching one is a GraphError naming the input.
  */
 import { hasKernel, type AttrValue, type Backend } from '../kernels/registry.js';
 import { runOp } from '../ops/dispatch.js';
@@ -21,6 +27,9 @@ import { Graph, type Node } from './ir.js';
 import type { BufferArena } from './arena.js';
 import { planGraph, type ExecutionPlan } from './plan.js';
 import { getGpuDevice, GpuResidency, GpuTensor, setActiveResidency } from '../kernels/gpu/index.js';
+import { aliasValue, describeValue, disposeValue, isTensor, mapValue, tensorsOf, valueBytes, type OnnxValue } from './values.js';
+import { isSequenceOp, runSequenceOp } from './sequence.js';
+import { GRADIENT_DOMAIN, runGradient } from './gradient.js';
 
 /** Timing of one executed node. */
 export interface NodeTiming {
@@ -84,16 +93,17 @@ export interface ExecutorOptions {
 
 /** A value scope: names bound in this graph activation, falling back to the enclosing one. */
 class Scope {
-  readonly values = new Map<string, Tensor>();
+  readonly values = new Map<string, OnnxValue>();
   constructor(
     readonly graph: Graph,
     readonly parent: Scope | undefined,
   ) {}
 
-  lookup(name: string): Tensor | undefined {
+  /** The value bound to `name` here or in an enclosing scope (null = an empty optional), else undefined. */
+  lookup(name: string): OnnxValue | undefined {
     for (let s: Scope | undefined = this; s; s = s.parent) {
       const v = s.values.get(name);
-      if (v) return v;
+      if (v !== undefined) return v;
       const init = s.graph.initializers.get(name);
       if (init) return init;
     }
@@ -108,6 +118,28 @@ interface RunState {
   peak: number;
   timings?: NodeTiming[];
   fallbacks: Set<string>;
+}
+
+/**
+ * Which of a node's inputs are the graph's initializers themselves (not overridden by a feed): kernels may
+ * cache work derived from them (ctx.constantInputs). Undefined when there are none.
+ */
+function initializerInputs(node: Node, tensors: readonly (Tensor | undefined)[], scope: Scope): boolean[] | undefined {
+  let flags: boolean[] | undefined;
+  for (let i = 0; i < tensors.length; i++) {
+    const t = tensors[i];
+    const name = node.inputs[i];
+    if (!t || !name) continue;
+    for (let s: Scope | undefined = scope; s; s = s.parent) {
+      if (s.values.has(name)) break;
+      if (s.graph.initializers.get(name) === t) {
+        flags ??= new Array<boolean>(tensors.length).fill(false);
+        flags[i] = true;
+        break;
+      }
+    }
+  }
+  return flags;
 }
 
 function bytesOf(t: Tensor): number {
@@ -150,7 +182,19 @@ export class Executor {
    * Run the main graph with `feeds` (name -> tensor; also overrides initializers of the same name) and
    * return the requested outputs. Feeds are not disposed; returned tensors belong to the caller.
    */
-  run(graph: Graph, feeds: ReadonlyMap<string, Tensor>, outputs: readonly string[], baseBytes = 0): { outputs: Tensor[]; stats: RunStats } {
+  run(graph: Graph, feeds: ReadonlyMap<string, OnnxValue>, outputs: readonly string[], baseBytes = 0): { outputs: Tensor[]; stats: RunStats } {
+    const result = this.runValues(graph, feeds, outputs, baseBytes);
+    const bad = result.outputs.findIndex((v) => !isTensor(v));
+    if (bad >= 0) {
+      const what = describeValue(result.outputs[bad]);
+      for (const v of result.outputs) disposeValue(v);
+      throw new GraphError(`output '${outputs[bad]}' is ${what}, not a tensor; use runValues for sequence and optional outputs`);
+    }
+    return { outputs: result.outputs as Tensor[], stats: result.stats };
+  }
+
+  /** `run` for graphs whose inputs or outputs may be sequences or optionals (see ./values.ts). */
+  runValues(graph: Graph, feeds: ReadonlyMap<string, OnnxValue>, outputs: readonly string[], baseBytes = 0): { outputs: OnnxValue[]; stats: RunStats } {
     this.state = { base: baseBytes, live: 0, peak: 0, timings: this.options.profile ? [] : undefined, fallbacks: new Set() };
     const start = performance.now();
     if (this.residency) return this.runOnGpu(this.residency, graph, feeds, outputs, start);
@@ -169,7 +213,7 @@ export class Executor {
    * stay for the session, values stay in textures between GPU kernels, outputs are downloaded at the end,
    * and the device's counters give the run's transfers.
    */
-  private runOnGpu(residency: GpuResidency, graph: Graph, feeds: ReadonlyMap<string, Tensor>, outputs: readonly string[], start: number): { outputs: Tensor[]; stats: RunStats } {
+  private runOnGpu(residency: GpuResidency, graph: Graph, feeds: ReadonlyMap<string, OnnxValue>, outputs: readonly string[], start: number): { outputs: OnnxValue[]; stats: RunStats } {
     if (!this.persistentMarked.has(graph)) {
       markWeights(graph, residency);
       this.persistentMarked.add(graph);
@@ -178,7 +222,7 @@ export class Executor {
     const before = { ...device.counters };
     const hostOpsBefore = device.hostOps.length;
     const previous = setActiveResidency(residency);
-    let result: Tensor[];
+    let result: OnnxValue[];
     try {
       result = this.runGraph(graph, feeds, undefined, this.opsets, outputs, '');
     } finally {
@@ -186,12 +230,14 @@ export class Executor {
       setActiveResidency(previous);
     }
     // outputs leave the run as host tensors
-    result = result.map((t) => {
-      if (!(t instanceof GpuTensor)) return t;
-      const host = t.toCpu();
-      t.dispose();
-      return host;
-    });
+    result = result.map((v) =>
+      mapValue(v, (t) => {
+        if (!(t instanceof GpuTensor)) return t;
+        const host = t.toCpu();
+        t.dispose();
+        return host;
+      }),
+    );
     const c = device.counters;
     const gpu: GpuRunStats = {
       mode: device.mode,
@@ -223,12 +269,12 @@ export class Executor {
 
   private runGraph(
     g: Graph,
-    bindings: ReadonlyMap<string, Tensor>,
+    bindings: ReadonlyMap<string, OnnxValue>,
     parent: Scope | undefined,
     opsets: ReadonlyMap<string, number>,
     outputs: readonly string[] | undefined,
     prefix: string,
-  ): Tensor[] {
+  ): OnnxValue[] {
     const plan = this.plan(g, outputs);
     const scope = new Scope(g, parent);
     for (const [k, v] of bindings) scope.values.set(k, v);
@@ -240,7 +286,7 @@ export class Executor {
         const inputs = node.inputs.map((name) => {
           if (!name) return undefined;
           const t = scope.lookup(name);
-          if (!t && !g.inputs.some((i) => i.name === name)) {
+          if (t === undefined && !g.inputs.some((i) => i.name === name)) {
             throw new GraphError(`node ${node.label}: value '${name}' is not available when the node runs`);
           }
           return t;
@@ -252,37 +298,42 @@ export class Executor {
           const t = results[i]!;
           const name = node.outputs[i];
           if (!name) {
-            t.dispose();
+            disposeValue(t);
             continue;
           }
           scope.values.set(name, t);
           produced.add(name);
-          st.live += bytesOf(t);
+          st.live += valueBytes(t);
         }
         if (st.live > st.peak) st.peak = st.live;
         for (const name of step.release) {
-          const t = scope.values.get(name);
-          if (!t) continue;
-          st.live -= bytesOf(t);
-          // every value that can share this storage is bound in the scope chain (see ./arena.ts); a GPU
-          // tensor's texture is deleted here (its last reference), and never shares host storage
-          if (this.options.arena && !(t instanceof GpuTensor)) this.options.arena.reclaim(t, hostValues(scopeChainValues(scope)));
-          else t.dispose();
+          const v = scope.values.get(name);
+          if (v === undefined) continue;
+          st.live -= valueBytes(v);
           scope.values.delete(name);
           produced.delete(name);
+          // every value that can share this storage is bound in the scope chain (see ./arena.ts); a GPU
+          // tensor's texture is deleted here (its last reference), and never shares host storage
+          // (a sequence's own elements count as live for each other: SplitToSequence pieces share one buffer)
+          const held = tensorsOf(v);
+          const live = this.options.arena && held.length > 0 ? hostValues([...scopeChainValues(scope), ...held]) : [];
+          for (const t of held) {
+            if (this.options.arena && !(t instanceof GpuTensor)) this.options.arena.reclaim(t, live);
+            else t.dispose();
+          }
         }
       }
-      const result: Tensor[] = [];
+      const result: OnnxValue[] = [];
       const handedOut = new Set<string>();
       for (const name of plan.outputs) {
         const t = scope.lookup(name);
-        if (!t) throw new GraphError(`graph '${g.name}': output '${name}' was not produced`);
+        if (t === undefined) throw new GraphError(`graph '${g.name}': output '${name}' was not produced`);
         if (produced.has(name) && !handedOut.has(name)) {
           handedOut.add(name);
-          st.live -= bytesOf(t);
+          st.live -= valueBytes(t);
           result.push(t);
         } else {
-          result.push(t.reshape(t.dims));
+          result.push(aliasValue(t));
         }
       }
       for (const name of handedOut) scope.values.delete(name);
@@ -291,22 +342,22 @@ export class Executor {
       // on success only handed-out outputs were removed; on error free everything this activation made
       for (const name of produced) {
         const t = scope.values.get(name);
-        if (t) {
-          st.live -= bytesOf(t);
-          t.dispose();
+        if (t !== undefined) {
+          st.live -= valueBytes(t);
+          disposeValue(t);
         }
       }
     }
   }
 
-  private runNode(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): Tensor[] {
+  private runNode(node: Node, inputs: (OnnxValue | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): OnnxValue[] {
     const opset = opsets.get(node.domain);
     if (node.functionBody) {
       const body = node.functionBody;
-      const bindings = new Map<string, Tensor>();
+      const bindings = new Map<string, OnnxValue>();
       body.graph.inputs.forEach((formal, i) => {
         const t = inputs[i];
-        if (t) bindings.set(formal.name, t);
+        if (t !== undefined) bindings.set(formal.name, t);
       });
       const wanted = body.graph.outputs.slice(0, node.outputs.length).map((o) => o.name);
       return this.runGraph(body.graph, bindings, undefined, body.opsets, wanted, `${prefix}${node.name}/`);
@@ -317,21 +368,39 @@ export class Executor {
     if (node.domain === '') {
       if (node.opType === 'If') return this.runIf(node, inputs, scope, opsets, prefix);
       if (node.opType === 'Loop') return this.runLoop(node, inputs, scope, opsets, prefix);
-      if (node.opType === 'Scan') return this.runScan(node, inputs, scope, opsets, prefix, opset);
+      if (node.opType === 'Scan') return this.runScan(node, tensorInputs(node, inputs), scope, opsets, prefix, opset);
+      if (isSequenceOp(node.opType, inputs)) {
+        return runSequenceOp(node, inputs, {
+          opset,
+          runOp: (op, args, attrs) => runOp(op, args, attrs, { opset, node: node.name, backend: 'cpu', threads: this.options.threads }),
+          runBody: (body, bindings) => this.runGraph(body, bindings, scope, opsets, undefined, `${prefix}${node.name}/`),
+        });
+      }
     }
+    if (node.domain === GRADIENT_DOMAIN && node.opType === 'Gradient') {
+      return runGradient(node, tensorInputs(node, inputs), scope.graph, {
+        lookup: (name) => scope.lookup(name),
+        opset: opsets.get('') ?? DEFAULT_GRADIENT_OPSET,
+        threads: this.options.threads,
+      });
+    }
+    const tensors = tensorInputs(node, inputs);
     let backend = this.options.backend;
-    if (backend !== 'cpu' && !hasKernel(node.opType, backend, node.domain) && hasKernel(node.opType, 'cpu', node.domain)) {
+    // string tensors live on the host only: their nodes run on the CPU whatever the backend
+    const needsHost = tensors.some((t) => t?.type === 'string');
+    if (backend !== 'cpu' && (needsHost || !hasKernel(node.opType, backend, node.domain)) && hasKernel(node.opType, 'cpu', node.domain)) {
       this.state.fallbacks.add(node.name);
       backend = 'cpu';
       // a CPU kernel reads host arrays: download GPU inputs (counted as downloads)
-      if (inputs.some((t) => t instanceof GpuTensor)) return this.runOnHostCopies(node, inputs, scope, opsets, prefix);
+      if (tensors.some((t) => t instanceof GpuTensor)) return this.runOnHostCopies(node, tensors, scope, opsets, prefix);
     }
     try {
       // trailing outputs named '' are omitted optional outputs: do not ask for them
       let numOutputs = node.outputs.length;
       while (numOutputs > 0 && !node.outputs[numOutputs - 1]) numOutputs--;
       const beforeKernel = this.limited() ? (specs: readonly OutputSpec[]) => this.reserve(node, specs) : undefined;
-      const out = runOp(node.opType, inputs, node.attrs, { opset, domain: node.domain, node: node.name, backend, threads: this.options.threads, numOutputs, beforeKernel });
+      const constantInputs = initializerInputs(node, tensors, scope);
+      const out = runOp(node.opType, tensors, node.attrs, { opset, domain: node.domain, node: node.name, backend, threads: this.options.threads, numOutputs, beforeKernel, constantInputs });
       return checkCount(node, out, numOutputs, 'operator');
     } catch (e) {
       if (e instanceof TesseraError) throw e;
@@ -342,7 +411,7 @@ export class Executor {
   }
 
   /** Run a CPU-fallback node on host copies of its GPU inputs. */
-  private runOnHostCopies(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): Tensor[] {
+  private runOnHostCopies(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): OnnxValue[] {
     const copies = inputs.map((t) => (t instanceof GpuTensor ? t.toCpu() : t));
     try {
       return this.runNode(node, copies, scope, opsets, prefix);
@@ -397,18 +466,19 @@ export class Executor {
     return g;
   }
 
-  private runIf(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): Tensor[] {
+  private runIf(node: Node, inputs: (OnnxValue | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): OnnxValue[] {
     const cond = inputs[0];
-    if (!cond) throw new GraphError(`node ${node.label}: If needs the 'cond' input`);
+    if (!isTensor(cond)) throw new GraphError(`node ${node.label}: If needs a tensor 'cond' input, got ${describeValue(cond)}`);
     if (cond.size !== 1) throw new GraphError(`node ${node.label}: If 'cond' has shape ${fmtShape(cond.dims)}; expected a single element`);
     const branch = this.subgraphAttr(node, truthy(cond) ? 'then_branch' : 'else_branch');
     const out = this.runGraph(branch, new Map(), scope, opsets, undefined, `${prefix}${node.name}/`);
     return checkCount(node, out, node.outputs.length, 'branch');
   }
 
-  private runLoop(node: Node, inputs: (Tensor | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): Tensor[] {
+  private runLoop(node: Node, inputs: (OnnxValue | undefined)[], scope: Scope, opsets: ReadonlyMap<string, number>, prefix: string): OnnxValue[] {
     const body = this.subgraphAttr(node, 'body');
-    const [maxTripT, condT, ...initial] = inputs;
+    const [maxTripT, condT] = tensorInputs(node, inputs.slice(0, 2));
+    const initial = inputs.slice(2);
     const nCarried = initial.length;
     const bodyIn = body.inputs;
     const bodyOut = body.outputs;
@@ -419,7 +489,7 @@ export class Executor {
       throw new GraphError(`node ${node.label}: Loop body has ${bodyOut.length} outputs; expected at least ${nCarried + 1}`);
     }
     initial.forEach((t, i) => {
-      if (!t) throw new GraphError(`node ${node.label}: Loop carried input ${i} is missing`);
+      if (t === undefined) throw new GraphError(`node ${node.label}: Loop carried input ${i} is missing`);
     });
     const nScan = bodyOut.length - 1 - nCarried;
     let maxTrip = Number.POSITIVE_INFINITY;
@@ -428,7 +498,7 @@ export class Executor {
       maxTrip = Number(v);
     }
     let cond = condT ? truthy(condT) : true;
-    let carried = initial as Tensor[];
+    let carried = initial as OnnxValue[];
     let ownCarried = false;
     const scans: Tensor[][] = Array.from({ length: nScan }, () => []);
     const subPrefix = `${prefix}${node.name}/`;
@@ -444,29 +514,35 @@ export class Executor {
         }
         const iterT = new Tensor('int64', new BigInt64Array([BigInt(i)]), []);
         const condIn = new Tensor('bool', new Uint8Array([1]), []);
-        const bindings = new Map<string, Tensor>([
+        const bindings = new Map<string, OnnxValue>([
           [bodyIn[0]!.name, iterT],
           [bodyIn[1]!.name, condIn],
         ]);
         carried.forEach((t, j) => bindings.set(bodyIn[j + 2]!.name, t));
-        let out: Tensor[];
+        let out: OnnxValue[];
         try {
           out = this.runGraph(body, bindings, scope, opsets, undefined, subPrefix);
         } finally {
           iterT.dispose();
           condIn.dispose();
         }
-        if (ownCarried) for (const t of carried) t.dispose();
-        cond = truthy(out[0]!);
-        out[0]!.dispose();
+        if (ownCarried) for (const t of carried) disposeValue(t);
         carried = out.slice(1, 1 + nCarried);
         ownCarried = true;
+        const condOut = out[0]!;
+        const scanOuts = out.slice(1 + nCarried, 1 + nCarried + nScan);
+        if (!isTensor(condOut) || !scanOuts.every(isTensor)) {
+          for (const v of [condOut, ...scanOuts]) disposeValue(v);
+          throw new GraphError(`node ${node.label}: the Loop body's condition and scan outputs must be tensors`);
+        }
+        cond = truthy(condOut);
+        condOut.dispose();
         for (let k = 0; k < nScan; k++) {
-          scans[k]!.push(out[1 + nCarried + k]!);
-          this.state.live += bytesOf(out[1 + nCarried + k]!);
+          scans[k]!.push(scanOuts[k]!);
+          this.state.live += bytesOf(scanOuts[k]!);
         }
       }
-      const final = ownCarried ? carried : carried.map((t) => t.reshape(t.dims));
+      const final = ownCarried ? carried : carried.map(aliasValue);
       ownCarried = false;
       const stacked: Tensor[] = [];
       try {
@@ -475,13 +551,13 @@ export class Executor {
           stacked.push(list.length ? this.stackChecked(list, 0, node) : emptyScanOutput(bodyOut[1 + nCarried + k]!.type));
         }
       } catch (e) {
-        for (const t of [...final, ...stacked]) t.dispose();
+        for (const t of [...final, ...stacked]) disposeValue(t);
         throw e;
       }
       // outputs beyond the node's are disposed by runGraph
       return [...final, ...stacked];
     } finally {
-      if (ownCarried) for (const t of carried) t.dispose();
+      if (ownCarried) for (const t of carried) disposeValue(t);
       for (const list of scans) {
         for (const t of list) {
           this.state.live -= bytesOf(t);
@@ -610,7 +686,7 @@ export class Executor {
         slices.forEach((t, i) => bindings.set(body.inputs[n + i]!.name, t));
         let out: Tensor[];
         try {
-          out = this.runGraph(body, bindings, scope, opsets, undefined, subPrefix);
+          out = tensorOutputs(node, this.runGraph(body, bindings, scope, opsets, undefined, subPrefix), 'Scan body');
         } finally {
           for (const t of slices) t.dispose();
         }
@@ -649,9 +725,27 @@ export class Executor {
   }
 }
 
-/** Every value bound in `scope` and its enclosing scopes. */
+/** Every tensor bound in `scope` and its enclosing scopes (the elements of sequences included). */
 function* scopeChainValues(scope: Scope): Generator<Tensor> {
-  for (let s: Scope | undefined = scope; s; s = s.parent) yield* s.values.values();
+  for (let s: Scope | undefined = scope; s; s = s.parent) for (const v of s.values.values()) yield* tensorsOf(v);
+}
+
+/** Opset assumed for the tensor operators a Gradient node runs when the model imports no default domain. */
+const DEFAULT_GRADIENT_OPSET = 12;
+
+/** The inputs of a tensor operator: a GraphError naming the input when one is a sequence or an empty optional. */
+function tensorInputs(node: Node, inputs: readonly (OnnxValue | undefined)[]): (Tensor | undefined)[] {
+  return inputs.map((v, i) => {
+    if (v === undefined || v instanceof Tensor) return v;
+    throw new GraphError(`node ${node.label}: input ${i} '${node.inputs[i]}' is ${describeValue(v)}; ${node.opType} takes tensors`);
+  });
+}
+
+/** Outputs of a body that must be tensors (Scan); disposes them all and throws otherwise. */
+function tensorOutputs(node: Node, out: OnnxValue[], what: string): Tensor[] {
+  if (out.every(isTensor)) return out;
+  for (const v of out) disposeValue(v);
+  throw new GraphError(`node ${node.label}: the ${what} produced a non-tensor value; its outputs must be tensors`);
 }
 
 /** The host-resident tensors of `values` (GPU tensors never share host storage). */
@@ -679,6 +773,7 @@ class AnyName extends Set<string> {
 }
 
 function truthy(t: Tensor): boolean {
+  if (t.type === 'string') return (t.data as string[])[0] !== '';
   const v = t.data[0];
   return typeof v === 'bigint' ? v !== 0n : !!v;
 }
@@ -698,12 +793,12 @@ function normAxis(axis: number, rank: number, node: Node): number {
   return a;
 }
 
-function checkCount(node: Node, out: Tensor[], want: number, what: string): Tensor[] {
+function checkCount<V extends OnnxValue>(node: Node, out: V[], want: number, what: string): V[] {
   if (out.length < want) {
-    for (const t of out) t.dispose();
+    for (const t of out) disposeValue(t);
     throw new GraphError(`node ${node.label}: the ${what} produced ${out.length} output(s); the node asks for ${want} (${node.outputs.slice(0, want).map((o) => `'${o}'`).join(', ')})`);
   }
-  for (let i = want; i < out.length; i++) out[i]!.dispose();
+  for (let i = want; i < out.length; i++) disposeValue(out[i]!);
   return out.slice(0, want);
 }
 

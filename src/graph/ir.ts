@@ -35,10 +35,32 @@ import { dtypeOfCode, tensorFromProto, type TensorReadOptions } from './onnx/ten
 /** One dim of a declared shape: a size, a symbolic name, or null when unknown. */
 export type Dim = number | string | null;
 
-/** The declared type of a value. Non-tensor and unsupported element types are kept as a description. */
+/**
+ * The declared type of a value: a tensor, a sequence of tensors, an optional tensor or sequence (see
+ * ./values.ts for their run-time form), or something Tessera cannot hold (maps, sparse tensors, nested
+ * sequences, unsupported element types), kept as a description. A sequence's or optional's `elem` is
+ * undefined when the file leaves it unspecified.
+ */
 export type ValueType =
   | { readonly kind: 'tensor'; readonly dtype: DataType; readonly shape?: readonly Dim[] }
+  | { readonly kind: 'sequence'; readonly elem?: ValueType & { readonly kind: 'tensor' } }
+  | { readonly kind: 'optional'; readonly elem?: ValueType & { readonly kind: 'tensor' | 'sequence' } }
   | { readonly kind: 'unsupported'; readonly description: string };
+
+/** A type as ONNX writes it: "tensor(float)", "seq(tensor(int64))", "optional(seq(tensor(float)))". */
+export function describeValueType(t: ValueType | undefined): string {
+  if (!t) return 'any type';
+  switch (t.kind) {
+    case 'tensor':
+      return `tensor(${t.dtype})`;
+    case 'sequence':
+      return `seq(${t.elem ? describeValueType(t.elem) : '?'})`;
+    case 'optional':
+      return `optional(${t.elem ? describeValueType(t.elem) : '?'})`;
+    case 'unsupported':
+      return t.description;
+  }
+}
 
 /** A declared graph input, output or value_info entry. */
 export interface ValueInfo {
@@ -293,7 +315,23 @@ function valueType(t: TypeProto): ValueType | undefined {
     if (tt.elemType === TensorDataType.BFLOAT16) return { kind: 'unsupported', description: 'tensor(bfloat16)' };
     return tt.shape ? { kind: 'tensor', dtype, shape: tt.shape.map(dimOf) } : { kind: 'tensor', dtype };
   }
-  if (!t.sequenceType && !t.optionalType && !t.mapType && !t.sparseTensorType) return undefined;
+  if (t.sequenceType) {
+    const inner = t.sequenceType.elemType;
+    if (!inner) return { kind: 'sequence' };
+    const elem = valueType(inner);
+    if (elem === undefined) return { kind: 'sequence' };
+    if (elem.kind === 'tensor') return { kind: 'sequence', elem };
+    return { kind: 'unsupported', description: describeType(t) };
+  }
+  if (t.optionalType) {
+    const inner = t.optionalType.elemType;
+    if (!inner) return { kind: 'optional' };
+    const elem = valueType(inner);
+    if (elem === undefined) return { kind: 'optional' };
+    if (elem.kind === 'tensor' || elem.kind === 'sequence') return { kind: 'optional', elem };
+    return { kind: 'unsupported', description: describeType(t) };
+  }
+  if (!t.mapType && !t.sparseTensorType) return undefined;
   return { kind: 'unsupported', description: describeType(t) };
 }
 
@@ -353,8 +391,11 @@ function attributeValue(a: AttributeProto, where: string, ctx: BuildContext): At
     case AttributeType.SPARSE_TENSORS:
       throw new UnsupportedModelError(`${where}: sparse tensor attributes are not supported`);
     case AttributeType.TYPE_PROTO:
+      // kept as the type's description (Optional's `type`: only an empty optional's declared type)
+      if (!a.tp) throw new ModelFormatError(`${where}: TYPE_PROTO attribute has no type`);
+      return describeType(a.tp);
     case AttributeType.TYPE_PROTOS:
-      throw new UnsupportedModelError(`${where}: type-proto attributes are not supported`);
+      throw new UnsupportedModelError(`${where}: type-proto list attributes are not supported`);
     default:
       throw new ModelFormatError(`${where}: unknown attribute type ${type}`);
   }

@@ -24,10 +24,14 @@ import { runBatch, type BatchOptions, type BatchResult, type Feeds, type Outputs
 import { Executor, type RunStats } from './executor.js';
 import { getGpuDevice, GpuResidency } from '../kernels/gpu/index.js';
 import { streamSession, type StreamOptions } from './stream.js';
-import { buildModel, type Dim, type Graph, type Model, type ValueInfo, type ValueType } from './ir.js';
+import { disposeValue, isOnnxValue, tensorsOf, valueBytes, type OnnxValue } from './values.js';
+import { isSequenceOp } from './sequence.js';
+import { GRADIENT_DOMAIN } from './gradient.js';
+import { buildModel, describeValueType, type Dim, type Graph, type Model, type ValueInfo, type ValueType } from './ir.js';
 import { decodeModel } from './onnx/decode.js';
 import { planGraph, scopeNames } from './plan.js';
 import { optimizeGraph, type OptimizeReport } from './passes/index.js';
+import { graphTensors } from './passes/editor.js';
 
 /** Graph optimization levels, as onnxruntime names them. */
 /**
@@ -100,6 +104,8 @@ export interface RunOptions {
 export interface ValueMetadata {
   readonly name: string;
   readonly isTensor: boolean;
+  /** For non-tensor values: 'sequence' (feed and fetch a Tensor[]) or 'optional' (its element, or null for none). */
+  readonly kind?: 'sequence' | 'optional';
   /** Element type ('float32', ...); undefined when the model does not declare it. */
   readonly type?: string;
   /** Declared dims: numbers, symbolic names, or null for unknown. Undefined when the rank is not declared. */
@@ -119,7 +125,7 @@ function fmtDims(shape: readonly Dim[] | undefined): string {
 
 function fmtType(t: ValueType | undefined): string {
   if (!t) return 'a tensor of any type';
-  if (t.kind === 'unsupported') return t.description;
+  if (t.kind !== 'tensor') return describeValueType(t);
   return `${t.dtype} ${fmtDims(t.shape)}`;
 }
 
@@ -143,6 +149,7 @@ export class InferenceSession {
   /** On backend 'gpu': the uploaded weights, kept until release(). */
   private readonly gpuResidency: GpuResidency | undefined;
   private readonly inputsByName: ReadonlyMap<string, ValueInfo>;
+  private readonly outputsByName: ReadonlyMap<string, ValueInfo>;
   private released = false;
   private readonly profile: boolean;
   private readonly limits: SessionLimits;
@@ -154,11 +161,13 @@ export class InferenceSession {
   ) {
     const g = model.graph;
     this.inputsByName = new Map(g.inputs.map((i) => [i.name, i]));
+    this.outputsByName = new Map(g.outputs.map((o) => [o.name, o]));
     this.inputNames = Object.freeze(g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name));
     this.outputNames = Object.freeze(g.outputs.map((o) => o.name));
     const meta = (v: ValueInfo): ValueMetadata => ({
       name: v.name,
-      isTensor: v.type?.kind !== 'unsupported',
+      isTensor: v.type === undefined || v.type.kind === 'tensor',
+      kind: v.type?.kind === 'sequence' || v.type?.kind === 'optional' ? v.type.kind : undefined,
       type: v.type?.kind === 'tensor' ? v.type.dtype : undefined,
       shape: v.type?.kind === 'tensor' ? v.type.shape : undefined,
     });
@@ -202,7 +211,9 @@ export class InferenceSession {
     const severity = options.logSeverity ?? options.logSeverityLevel ?? 2;
     if (severity <= 2) for (const note of built.notes) console.warn(`tessera: ${note}`);
     const level = options.graphOptimizationLevel ?? 'all';
-    const passLevel = level === 'none' || level === 'disabled' ? 'none' : level === 'basic' ? 'basic' : 'all';
+    // a Gradient node differentiates the graph as written (it names values by attribute, which rewrites do not
+    // see as uses, and fused operators have no derivative rule): such models run unrewritten
+    const passLevel = level === 'none' || level === 'disabled' || hasGradientNode(built.graph) ? 'none' : level === 'basic' ? 'basic' : 'all';
     // fused operators have CPU kernels only: on the GPU backend activation fusion would force CPU fallbacks
     const optimized = optimizeGraph(built.graph, built.opsets, passLevel, {
       disabledRules: resolveBackend(options) === 'gpu' ? ['ActivationFusion'] : [],
@@ -221,12 +232,31 @@ export class InferenceSession {
    * Run the model. `fetches` picks outputs (names, or an object whose keys are names, as onnxruntime-web
    * accepts); by default all outputs are returned. Returned tensors belong to the caller.
    */
-  async run(feeds: Readonly<Record<string, Tensor>>, fetches?: readonly string[] | Readonly<Record<string, unknown>> | RunOptions, options?: RunOptions): Promise<Record<string, Tensor>> {
+  async run(feeds: Readonly<Record<string, OnnxValue>>, fetches?: readonly string[] | Readonly<Record<string, unknown>> | RunOptions, options?: RunOptions): Promise<Record<string, Tensor>> {
     return this.runSync(feeds, fetches, options);
   }
 
-  /** Synchronous `run`. */
-  runSync(feeds: Readonly<Record<string, Tensor>>, fetches?: readonly string[] | Readonly<Record<string, unknown>> | RunOptions, options?: RunOptions): Record<string, Tensor> {
+  /** Synchronous `run`. Every fetched output must be a tensor (`runValuesSync` returns sequences and optionals). */
+  runSync(feeds: Readonly<Record<string, OnnxValue>>, fetches?: readonly string[] | Readonly<Record<string, unknown>> | RunOptions, options?: RunOptions): Record<string, Tensor> {
+    const values = this.runValuesSync(feeds, fetches, options);
+    const bad = Object.keys(values).find((k) => !(values[k] instanceof Tensor));
+    if (bad !== undefined) {
+      for (const v of Object.values(values)) disposeValue(v);
+      throw new InputValidationError(`output '${bad}' is not a tensor (${fmtType(this.outputsByName.get(bad)?.type)}); fetch it with runValues`);
+    }
+    return values as Record<string, Tensor>;
+  }
+
+  /**
+   * `run` for models with sequence or optional inputs and outputs: feeds and results are OnnxValues
+   * (./values.ts): a Tensor, a Tensor[] for a sequence, null for an empty optional. Results belong to the caller.
+   */
+  async runValues(feeds: Readonly<Record<string, OnnxValue>>, fetches?: readonly string[] | Readonly<Record<string, unknown>> | RunOptions, options?: RunOptions): Promise<Record<string, OnnxValue>> {
+    return this.runValuesSync(feeds, fetches, options);
+  }
+
+  /** Synchronous `runValues`. */
+  runValuesSync(feeds: Readonly<Record<string, OnnxValue>>, fetches?: readonly string[] | Readonly<Record<string, unknown>> | RunOptions, options?: RunOptions): Record<string, OnnxValue> {
     if (this.released) throw new TesseraError('InferenceSession.run: the session was released');
     let names: readonly string[] = this.outputNames;
     let opts = options;
@@ -246,30 +276,35 @@ export class InferenceSession {
     const feedMap = this.validateFeeds(feeds);
     const executor = opts?.profile && !this.profile ? new Executor(this.model.opsets, { ...executorOptions(this.options), ...this.limits, profile: true, gpuResidency: this.gpuResidency }) : this.executor;
     let fedBytes = 0;
-    for (const t of feedMap.values()) fedBytes += t.size * bytesPerElement(t.type);
+    for (const v of feedMap.values()) fedBytes += valueBytes(v);
     const baseBytes = this.initializerBytes() + fedBytes;
-    const { outputs, stats } = this.arena.use(() => executor.run(this.model.graph, feedMap, names, baseBytes));
-    this.arena.disown(outputs);
+    const { outputs, stats } = this.arena.use(() => executor.runValues(this.model.graph, feedMap, names, baseBytes));
+    this.arena.disown(outputs.flatMap(tensorsOf));
     this.lastRunStats = stats;
-    const result: Record<string, Tensor> = {};
+    const result: Record<string, OnnxValue> = {};
     // defineProperty, not assignment: an output named '__proto__' must stay a plain key
     names.forEach((n, i) => Object.defineProperty(result, n, { value: outputs[i]!, enumerable: true, writable: true, configurable: true }));
     return result;
   }
 
-  private validateFeeds(feeds: Readonly<Record<string, Tensor>>): Map<string, Tensor> {
+  private validateFeeds(feeds: Readonly<Record<string, OnnxValue>>): Map<string, OnnxValue> {
     if (feeds === null || typeof feeds !== 'object') throw new InputValidationError('feeds must be an object mapping input names to Tensors');
     const g = this.model.graph;
-    const out = new Map<string, Tensor>();
+    const out = new Map<string, OnnxValue>();
     const symbols = new Map<string, { value: number; input: string }>();
     let feedBytes = 0;
-    for (const [name, t] of Object.entries(feeds)) {
+    for (const [name, value] of Object.entries(feeds)) {
       const info = this.inputsByName.get(name);
       if (!info) {
         throw new InputValidationError(`unknown input '${name}'; the model's inputs are: ${this.inputNames.map((n) => `'${n}'`).join(', ') || 'none'}`);
       }
       const expected = `expected ${fmtType(info.type)}`;
-      if (!(t instanceof Tensor)) throw new InputValidationError(`input '${name}' is not a Tensor; ${expected}`);
+      if (!(value instanceof Tensor) || (info.type && info.type.kind !== 'tensor')) {
+        feedBytes += this.checkValueFeed(name, value, info.type);
+        out.set(name, value);
+        continue;
+      }
+      const t = value;
       if (t.disposed) throw new InputValidationError(`input '${name}' was disposed; ${expected}`);
       if (!hasBackingData(t)) {
         throw new InputValidationError(`input '${name}' (${t.type} ${fmtShape(t.dims)}) has lost its data: its ArrayBuffer was detached (transferred) or shrunk after the Tensor was made`);
@@ -315,6 +350,38 @@ export class InferenceSession {
       throw new InputValidationError(`missing input${missing.length > 1 ? 's' : ''}: ${missing.map((i) => `'${i.name}' (${fmtType(i.type)})`).join(', ')}`);
     }
     return out;
+  }
+
+  /**
+   * Check a feed for a sequence or optional input (or a non-tensor given for a tensor input) against the
+   * declared type: a sequence is a Tensor[] of the element dtype (and rank, when declared), an optional its
+   * element or null. Returns the bytes it holds.
+   */
+  private checkValueFeed(name: string, value: unknown, type: ValueType | undefined): number {
+    const expected = `expected ${fmtType(type)}`;
+    if (!isOnnxValue(value)) throw new InputValidationError(`input '${name}' is not a Tensor, an array of Tensors (a sequence) or null (an empty optional); ${expected}`);
+    let want = type;
+    if (want?.kind === 'optional') {
+      if (value === null) return 0;
+      want = want.elem;
+    }
+    if (value === null) throw new InputValidationError(`input '${name}' is null (an empty optional); ${expected}`);
+    const isSeq = Array.isArray(value);
+    if (want?.kind === 'tensor' && isSeq) throw new InputValidationError(`input '${name}' is a sequence (an array); ${expected}`);
+    if (want?.kind === 'sequence' && !isSeq) throw new InputValidationError(`input '${name}' is a Tensor; ${expected} (an array of Tensors)`);
+    const elem = want?.kind === 'sequence' ? want.elem : want?.kind === 'tensor' ? want : undefined;
+    let bytes = 0;
+    tensorsOf(value).forEach((t, i) => {
+      const label = isSeq ? `input '${name}' element ${i}` : `input '${name}'`;
+      if (t.disposed) throw new InputValidationError(`${label} was disposed; ${expected}`);
+      if (!hasBackingData(t)) throw new InputValidationError(`${label} (${t.type} ${fmtShape(t.dims)}) has lost its data: its ArrayBuffer was detached or shrunk`);
+      if (elem && t.type !== elem.dtype) throw new InputValidationError(`${label} has type ${t.type}; ${expected}`);
+      if (elem?.shape && t.rank !== elem.shape.length) throw new InputValidationError(`${label} has shape ${fmtShape(t.dims)} (rank ${t.rank}); ${expected}`);
+      const b = t.size * bytesPerElement(t.type);
+      if (b > this.limits.maxTensorBytes) throw new LimitExceededError(`${label} (${t.type} ${fmtShape(t.dims)}) needs ${b} bytes; maxTensorBytes is ${this.limits.maxTensorBytes}`, b, this.limits.maxTensorBytes);
+      bytes += b;
+    });
+    return bytes;
   }
 
   /** Bytes held by the initializers (what a run starts with before its feeds). */
@@ -403,6 +470,7 @@ function checkDeclaredInputs(g: Graph, maxTensorBytes: number): void {
 function hasBackingData(t: Tensor): boolean {
   if (t.size === 0) return true;
   const raw = t.raw();
+  if (Array.isArray(raw)) return true; // a string tensor's string[] cannot be detached
   let last = t.offset;
   for (let i = 0; i < t.rank; i++) last += (t.dims[i]! - 1) * Math.max(0, t.strides[i]!);
   return raw.buffer.byteLength > 0 && last < raw.length;
@@ -425,19 +493,6 @@ function executorOptions(o: SessionOptions): { backend: Backend; threads?: numbe
   return { backend: resolveBackend(o), threads: o.threads ?? o.intraOpNumThreads };
 }
 
-/** Every tensor a graph holds: initializers and tensor attributes, in subgraphs and function bodies too. */
-function graphTensors(g: Graph, out: Tensor[] = []): Tensor[] {
-  for (const t of g.initializers.values()) out.push(t);
-  for (const n of g.nodes) {
-    for (const v of Object.values(n.attrs)) {
-      if (v instanceof Tensor) out.push(v);
-      else if (Array.isArray(v)) for (const x of v) if (x instanceof Tensor) out.push(x);
-    }
-    for (const sub of n.subgraphs()) graphTensors(sub, out);
-    if (n.functionBody) graphTensors(n.functionBody.graph, out);
-  }
-  return out;
-}
 
 function disposeGraph(g: Graph): void {
   for (const t of g.initializers.values()) t.dispose();
@@ -463,7 +518,7 @@ export function checkSupported(model: Model, backend: Backend): void {
     for (const n of g.nodes) {
       const op = `${n.domain ? `${n.domain}.` : ''}${n.opType}`;
       if (n.functionBody) visit(n.functionBody.graph, n.functionBody.opsets);
-      else if (n.domain === '' && CONTROL_FLOW.has(n.opType)) {
+      else if ((n.domain === '' && (CONTROL_FLOW.has(n.opType) || isSequenceOp(n.opType))) || (n.domain === GRADIENT_DOMAIN && n.opType === 'Gradient')) {
         /* run by the executor */
       } else if (!findSchema(n.opType, n.domain)) problems.add(`operator ${op} has no schema`);
       else if (!hasKernel(n.opType, backend, n.domain) && !hasKernel(n.opType, 'cpu', n.domain)) problems.add(`operator ${op} has no kernel`);
@@ -473,6 +528,11 @@ export function checkSupported(model: Model, backend: Backend): void {
   };
   visit(model.graph, model.opsets);
   if (problems.size) throw new UnsupportedModelError(`model not supported: ${[...problems].join('; ')}`);
+}
+
+/** True when `g` or one of its subgraphs holds an ai.onnx.preview.training.Gradient node. */
+function hasGradientNode(g: Graph): boolean {
+  return g.nodes.some((n) => (n.domain === GRADIENT_DOMAIN && n.opType === 'Gradient') || n.subgraphs().some(hasGradientNode) || (n.functionBody !== undefined && hasGradientNode(n.functionBody.graph)));
 }
 
 /** Plan the graph and every subgraph once, so structural errors surface at load time. */

@@ -51,6 +51,12 @@ export interface KernelContext {
   readonly threads: number;
   /** Node name, when the call comes from a graph. */
   readonly node?: string;
+  /**
+   * Per input: true when it is a constant whose data never changes while the tensor lives (a session's
+   * initializer, passed unchanged to the kernel). Kernels may cache work derived from such an input (e.g. GEMM
+   * panels of a weight) keyed by the tensor object. Absent or false: no such promise (eager calls).
+   */
+  readonly constantInputs?: readonly boolean[];
 }
 
 /** A compute function for one operator on one backend. */

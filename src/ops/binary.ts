@@ -94,7 +94,8 @@ defineBinary('Mod', NUMERIC_TYPES, {
     }
   },
 });
-for (const op of ['Equal']) defineBinary(op, ALL_TYPES, { out: 'bool', legacy: true });
+// Equal also compares strings (opset 19+ lists tensor(string); the kernel is in src/kernels/cpu/string.ts)
+for (const op of ['Equal']) defineBinary(op, [...ALL_TYPES, 'string'], { out: 'bool', legacy: true });
 for (const op of ['Less', 'Greater']) defineBinary(op, NUMERIC_TYPES, { out: 'bool', legacy: true });
 for (const op of ['LessOrEqual', 'GreaterOrEqual']) defineBinary(op, NUMERIC_TYPES, { out: 'bool' });
 for (const op of ['And', 'Or', 'Xor']) defineBinary(op, ['bool'], { out: 'bool', legacy: true });

@@ -36,6 +36,11 @@ export interface RunOpOptions {
    * allocated for them); the graph executor enforces its memory limits here. Throwing refuses the call.
    */
   beforeKernel?: (outputs: readonly OutputSpec[]) => void;
+  /**
+   * Per input: true when it is immutable for the tensor's life (the executor marks initializers). Forwarded to
+   * the kernel as ctx.constantInputs for inputs that reach it unchanged (same object, same position).
+   */
+  constantInputs?: readonly boolean[];
 }
 
 let defaultThreads = Math.max(1, (globalThis as { process?: { getBuiltinModule?(id: string): { availableParallelism?(): number } | undefined } }).process?.getBuiltinModule?.('node:os')?.availableParallelism?.() ?? 1);
@@ -126,7 +131,6 @@ export function runOp(
     for (const t of temps) t.dispose();
     throw e;
   }
-  const kctx: KernelContext = { op, backend, opset: ictx.opset, threads: options.threads ?? defaultThreads, node: options.node };
   // kernels read contiguous row-major data
   const args = call.inputs.map((t) => {
     if (!t) return t;
@@ -134,6 +138,9 @@ export function runOp(
     if (c !== t && !temps.includes(c)) temps.push(c);
     return c;
   });
+  const constants = options.constantInputs;
+  const constantInputs = constants ? args.map((t, i) => t !== undefined && t === inputs[i] && constants[i] === true) : undefined;
+  const kctx: KernelContext = { op, backend, opset: ictx.opset, threads: options.threads ?? defaultThreads, node: options.node, constantInputs };
   let result: Tensor[];
   try {
     result = kernel(args, call.attrs, outputs, kctx);

@@ -32,6 +32,7 @@ export * from './losses.js';
 export * from './attention.js';
 export * from './misc-extra.js';
 export * from './training.js';
+export * from './string.js';
 
 function label(op: string, ctx: InferContext): string {
   return ctx.node ? `${op} (node '${ctx.node}')` : op;

@@ -10,6 +10,7 @@
 import type { AttrValue, Attrs, OutputSpec } from '../kernels/registry.js';
 import { OpValidationError } from '../tensor/errors.js';
 import './conv.js';
+import './quant-fused.js';
 import { dataTypeFromOnnx, type DataType } from '../tensor/dtype.js';
 import { fmtShape, normalizeAxis } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -7,7 +7,8 @@
  * whichever place the opset keeps them (an attribute before Squeeze-13/Split-13/Slice-10/Pad-11/Reshape-5, an
  * int64 input after) and stores the canonical list in the attributes the kernels read (`axes`, `shape`,
  * `split`, `starts`/`ends`/`axes`/`steps`, `pads`, `repeats`). The input tensors stay in place, so their
- * dtypes are still checked against the schema.
+ * dtypes are still checked against the schema. Reshape, Flatten, Squeeze, Unsqueeze, Identity (views) and
+ * Shape, Size (dims only) also accept string tensors; the copying operators do not (their kernels move bytes).
  */
 import type { AttrValue, Attrs, OutputSpec } from '../kernels/registry.js';
 import type { DataType } from '../tensor/dtype.js';
@@ -28,6 +29,8 @@ import {
 } from './schema.js';
 
 const INT64: readonly DataType[] = ['int64'];
+/** Dtypes of the operators whose kernels only view elements or read dims (Reshape, Identity, Shape...): string tensors too. */
+const VIEW_TYPES: readonly DataType[] = [...ALL_TYPES, 'string'];
 
 // ---------------------------------------------------------------------------------------------------------
 // Shared validation helpers.
@@ -145,7 +148,7 @@ defineOp({
     { name: 'shape', type: 'I64', optional: true },
   ],
   outputs: ['reshaped'],
-  types: { T: ALL_TYPES, I64: INT64 },
+  types: { T: VIEW_TYPES, I64: INT64 },
   attributes: {
     allowzero: { kind: 'int', default: 0 },
     shape: { kind: 'ints' },
@@ -166,7 +169,7 @@ defineOp({
   name: 'Flatten',
   inputs: [{ name: 'input', type: 'T' }],
   outputs: ['output'],
-  types: { T: ALL_TYPES },
+  types: { T: VIEW_TYPES },
   attributes: { axis: { kind: 'int', default: 1 } },
   infer(inputs, attrs, ctx) {
     const x = req('Flatten', inputs, 0, 'input', ctx);
@@ -188,7 +191,7 @@ defineOp({
     { name: 'axes', type: 'I64', optional: true },
   ],
   outputs: ['squeezed'],
-  types: { T: ALL_TYPES, I64: INT64 },
+  types: { T: VIEW_TYPES, I64: INT64 },
   attributes: { axes: { kind: 'ints' } },
   normalize(inputs, attrs, ctx) {
     const axes = intsFromInputOrAttr('Squeeze', inputs, 1, 'axes', attrs, 'axes', ctx);
@@ -216,7 +219,7 @@ defineOp({
     { name: 'axes', type: 'I64', optional: true },
   ],
   outputs: ['expanded'],
-  types: { T: ALL_TYPES, I64: INT64 },
+  types: { T: VIEW_TYPES, I64: INT64 },
   attributes: { axes: { kind: 'ints' } },
   normalize(inputs, attrs, ctx) {
     const axes = intsFromInputOrAttr('Unsqueeze', inputs, 1, 'axes', attrs, 'axes', ctx);
@@ -244,7 +247,7 @@ defineOp({
   name: 'Identity',
   inputs: [{ name: 'input', type: 'T' }],
   outputs: ['output'],
-  types: { T: ALL_TYPES },
+  types: { T: VIEW_TYPES },
   attributes: {},
   infer: single,
 });
@@ -563,7 +566,7 @@ defineOp({
   name: 'Shape',
   inputs: [{ name: 'data', type: 'T' }],
   outputs: ['shape'],
-  types: { T: ALL_TYPES },
+  types: { T: VIEW_TYPES },
   attributes: { start: { kind: 'int', default: 0 }, end: { kind: 'int' } },
   infer(inputs, attrs, ctx) {
     const x = req('Shape', inputs, 0, 'data', ctx);
@@ -584,7 +587,7 @@ defineOp({
   name: 'Size',
   inputs: [{ name: 'data', type: 'T' }],
   outputs: ['size'],
-  types: { T: ALL_TYPES },
+  types: { T: VIEW_TYPES },
   attributes: {},
   infer: () => [{ type: 'int64', dims: [] }],
 });

@@ -6,7 +6,8 @@
 export * from './math.js';
 export * from './calibrate.js';
 export * from './passes.js';
+export * from './int4.js';
 export * from './opset.js';
 export * from './accuracy.js';
 export * from './stats.js';
-export { loadForCompression, applyRules, saveModel, modelToProto, type CompressModel, type RuleRun } from './model.js';
+export { loadForCompression, applyRules, saveModel, modelToProto, compactNames, type CompressModel, type RuleRun } from './model.js';

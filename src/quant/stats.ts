@@ -6,7 +6,9 @@
  *   (a quantized weight is zero when its code equals its zero point);
  * - FLOPs: 2 x multiply-accumulates of Conv, ConvInteger, MatMul, MatMulInteger and Gemm at the given input
  *   (output elements x reduction length; the com.tessera Fused* forms count as their base op), read from one
- *   run that fetches those nodes' outputs. Elementwise
+ *   run that fetches those nodes' outputs. The quantized-weight forms count like their base op too: com.tessera
+ *   QDQConv/QDQMatMul/QDQGemm (int8 weight at input 1) and com.microsoft MatMulNBits (4-bit codes: K x N
+ *   parameters, a weight is zero when its code is the zero point 8; reduction K). Elementwise
  *   and normalization work is not counted (it is small next to the convolutions here).
  */
 import { Executor } from '../graph/executor.js';
@@ -26,6 +28,11 @@ export interface ModelStats {
 
 const WEIGHTED = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'ConvInteger', 'MatMulInteger', 'QLinearConv', 'QLinearMatMul']);
 const COUNTED = new Set(['Conv', 'ConvInteger', 'MatMul', 'MatMulInteger', 'Gemm']);
+
+/** onnxruntime's 4-bit MatMulNBits (the int4 pass's output). */
+function isNBits(n: Node): boolean {
+  return n.domain === 'com.microsoft' && n.opType === 'MatMulNBits';
+}
 
 /** The weight input position of a weighted op. */
 function weightIndex(n: Node): number {
@@ -60,7 +67,24 @@ export function modelStats(graph: Graph, opsets: ReadonlyMap<string, number>, fe
   let zeroParameters = 0;
   const seen = new Set<Tensor>();
   for (const n of graph.nodes) {
-    if (!WEIGHTED.has(n.opType) && !(n.domain === 'com.tessera' && n.opType.startsWith('Fused'))) continue;
+    if (isNBits(n)) {
+      const codes = graph.initializers.get(n.inputs[1] ?? '');
+      if (!codes || seen.has(codes)) continue;
+      seen.add(codes);
+      const k = n.attrs['K'] as number;
+      const cols = n.attrs['N'] as number;
+      const blocks = Math.ceil(k / 32);
+      const bytes = codes.data as Uint8Array;
+      parameters += k * cols;
+      for (let c = 0; c < cols; c++) {
+        for (let r = 0; r < k; r++) {
+          const byte = bytes[(c * blocks + (r >> 5)) * 16 + ((r & 31) >> 1)]!;
+          if (((r & 1) === 0 ? byte & 15 : byte >> 4) === 8) zeroParameters++;
+        }
+      }
+      continue;
+    }
+    if (!WEIGHTED.has(n.opType) && !(n.domain === 'com.tessera' && (n.opType.startsWith('Fused') || n.opType.startsWith('QDQ')))) continue;
     const w = weightTensor(graph, producers, n.inputs[weightIndex(n)] ?? '');
     if (!w || seen.has(w.t)) continue;
     seen.add(w.t);
@@ -68,10 +92,14 @@ export function modelStats(graph: Graph, opsets: ReadonlyMap<string, number>, fe
     parameters += v.length;
     for (let i = 0; i < v.length; i++) if (v[i] === w.zero) zeroParameters++;
   }
-  const baseOp = (n: Node): string => (n.domain === 'com.tessera' && n.opType.startsWith('Fused') ? n.opType.slice(5) : n.opType);
-  const counted = graph.nodes.filter((n) => COUNTED.has(baseOp(n)) && n.outputs[0]);
+  const baseOp = (n: Node): string => {
+    if (n.domain === 'com.tessera' && n.opType.startsWith('Fused')) return n.opType.slice(5);
+    if (n.domain === 'com.tessera' && n.opType.startsWith('QDQ')) return n.opType.slice(3);
+    return isNBits(n) ? 'MatMulNBits' : n.opType;
+  };
+  const counted = graph.nodes.filter((n) => (COUNTED.has(baseOp(n)) || isNBits(n)) && n.outputs[0]);
   // MatMuls of two activations (attention) take K from their first input: fetch it in the same run
-  const needA = counted.filter((n) => baseOp(n).startsWith('MatMul') && !weightTensor(graph, producers, n.inputs[1] ?? ''));
+  const needA = counted.filter((n) => baseOp(n).startsWith('MatMul') && !isNBits(n) && !weightTensor(graph, producers, n.inputs[1] ?? ''));
   const fetch = [...new Set([...counted.map((n) => n.outputs[0]!), ...needA.map((n) => n.inputs[0]!)])];
   const { outputs } = new Executor(opsets, { backend: 'cpu' }).run(graph, feeds, fetch);
   const byName = new Map(fetch.map((name, i) => [name, outputs[i]!]));
@@ -81,7 +109,8 @@ export function modelStats(graph: Graph, opsets: ReadonlyMap<string, number>, fe
     const w = weightTensor(graph, producers, n.inputs[1] ?? '')?.t;
     let reduction: number;
     const op = baseOp(n);
-    if (op === 'Conv' || op === 'ConvInteger') reduction = w ? w.size / w.dims[0]! : 0;
+    if (op === 'MatMulNBits') reduction = n.attrs['K'] as number;
+    else if (op === 'Conv' || op === 'ConvInteger') reduction = w ? w.size / w.dims[0]! : 0;
     else if (op === 'Gemm') reduction = w ? (n.attrs['transB'] ? w.dims[1]! : w.dims[0]!) : 0;
     else if (w) reduction = w.dims[w.rank - 2]!;
     else {

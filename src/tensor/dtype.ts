@@ -1,8 +1,13 @@
 /**
- * Data types: the ONNX element types Tessera stores, their typed-array containers and byte sizes.
+ * Data types: the ONNX element types Tessera stores, their containers and byte sizes.
  *
  * float16 is held as raw IEEE half bits in a Uint16Array (as onnxruntime-web does); bool as a Uint8Array of
- * 0/1; int64 as a BigInt64Array.
+ * 0/1; int64 as a BigInt64Array. 'string' (ONNX tensor(string)) is the one dtype not held in a typed array:
+ * its elements live in a plain `string[]` (onnxruntime-web's shape: `new Tensor('string', ['a', 'b'], [2])`).
+ * Typed-array helpers (`containerOf`, the buffer arena) never see it: `allocate('string', n)` makes a fresh
+ * array of empty strings without going through the buffer source, and `bytesPerElement('string')` is a
+ * nominal STRING_ELEMENT_BYTES used only for memory accounting (the characters themselves are not counted).
+ * Operator schemas list the dtypes they accept; only those that really handle strings list 'string'.
  */
 import { TensorError } from './errors.js';
 
@@ -18,7 +23,11 @@ export type DataType =
   | 'int32'
   | 'uint32'
   | 'int64'
-  | 'bool';
+  | 'bool'
+  | 'string';
+
+/** Data types stored in a typed array (every dtype but 'string'). */
+export type TypedArrayDataType = Exclude<DataType, 'string'>;
 
 /** The typed array behind each data type. */
 export interface DataTypeMap {
@@ -33,10 +42,14 @@ export interface DataTypeMap {
   uint32: Uint32Array;
   int64: BigInt64Array;
   bool: Uint8Array;
+  string: string[];
 }
 
-/** Any typed array a tensor may be stored in. */
-export type TypedArray = DataTypeMap[DataType];
+/** Any typed array a tensor may be stored in (every container but the string tensor's `string[]`). */
+export type TypedArray = DataTypeMap[TypedArrayDataType];
+
+/** Any container of tensor elements: a typed array, or the `string[]` of a string tensor. */
+export type TensorStorage = DataTypeMap[DataType];
 
 /** Typed arrays whose elements are JavaScript numbers (every dtype but int64). */
 export type NumericArray = Exclude<TypedArray, BigInt64Array>;
@@ -47,7 +60,7 @@ type TypedArrayCtor = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
-const CTORS: Record<DataType, TypedArrayCtor> = {
+const CTORS: Record<TypedArrayDataType, TypedArrayCtor> = {
   float32: Float32Array,
   float16: Uint16Array,
   float64: Float64Array,
@@ -59,10 +72,16 @@ const CTORS: Record<DataType, TypedArrayCtor> = {
   uint32: Uint32Array,
   int64: BigInt64Array,
   bool: Uint8Array,
-} as unknown as Record<DataType, TypedArrayCtor>;
+} as unknown as Record<TypedArrayDataType, TypedArrayCtor>;
 
-/** Every supported data type, in a stable order. */
-export const DATA_TYPES: readonly DataType[] = Object.freeze(Object.keys(CTORS) as DataType[]);
+/**
+ * Every data type stored in a typed array, in a stable order (all supported dtypes but 'string', which
+ * `isDataType` also accepts; see the file comment).
+ */
+export const DATA_TYPES: readonly TypedArrayDataType[] = Object.freeze(Object.keys(CTORS) as TypedArrayDataType[]);
+
+/** Nominal bytes per element of a string tensor, for memory accounting (one reference; characters not counted). */
+export const STRING_ELEMENT_BYTES = 8;
 
 /** ONNX TensorProto.DataType codes of the supported types. */
 export const ONNX_TYPE_CODES: Readonly<Record<DataType, number>> = Object.freeze({
@@ -77,22 +96,32 @@ export const ONNX_TYPE_CODES: Readonly<Record<DataType, number>> = Object.freeze
   float16: 10,
   float64: 11,
   uint32: 12,
+  string: 8,
 });
 
-/** The dtype for an ONNX TensorProto.DataType code, or undefined when Tessera does not support it. */
-export function dataTypeFromOnnx(code: number): DataType | undefined {
+/**
+ * The typed-array dtype for an ONNX TensorProto.DataType code, or undefined when Tessera has none. STRING (8)
+ * gives undefined here, so operators that read a dtype code from an attribute (Cast's `to`, EyeLike's
+ * `dtype`, ...) keep refusing it; readers of TensorProtos map it with `dataTypeFromOnnxCode`.
+ */
+export function dataTypeFromOnnx(code: number): TypedArrayDataType | undefined {
   for (const t of DATA_TYPES) if (ONNX_TYPE_CODES[t] === code) return t;
   return undefined;
 }
 
-/** True for a supported dtype name. */
-export function isDataType(x: unknown): x is DataType {
-  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(CTORS, x);
+/** The dtype for an ONNX TensorProto.DataType code, 'string' included, or undefined when Tessera has none. */
+export function dataTypeFromOnnxCode(code: number): DataType | undefined {
+  return code === ONNX_TYPE_CODES.string ? 'string' : dataTypeFromOnnx(code);
 }
 
-/** Bytes per element. */
+/** True for a supported dtype name ('string' included). */
+export function isDataType(x: unknown): x is DataType {
+  return typeof x === 'string' && (x === 'string' || Object.prototype.hasOwnProperty.call(CTORS, x));
+}
+
+/** Bytes per element (for 'string' the nominal STRING_ELEMENT_BYTES; see the file comment). */
 export function bytesPerElement(type: DataType): number {
-  return CTORS[type].BYTES_PER_ELEMENT;
+  return type === 'string' ? STRING_ELEMENT_BYTES : CTORS[type].BYTES_PER_ELEMENT;
 }
 
 /**
@@ -100,7 +129,7 @@ export function bytesPerElement(type: DataType): number {
  * duration of a session run so intermediates reuse the previous run's buffers). It must return a zero-filled
  * array of exactly `length` elements of the dtype's container.
  */
-export type BufferSource = (type: DataType, length: number) => TypedArray;
+export type BufferSource = (type: TypedArrayDataType, length: number) => TypedArray;
 
 let bufferSource: BufferSource | undefined;
 
@@ -111,19 +140,29 @@ export function setBufferSource(source: BufferSource | undefined): BufferSource 
   return previous;
 }
 
-/** A zero-filled typed array of `length` elements for `type` (from the active buffer source, if any). */
+/**
+ * A zero-filled typed array of `length` elements for `type` (from the active buffer source, if any); for
+ * 'string', a fresh array of `length` empty strings (never from the buffer source).
+ */
 export function allocate<T extends DataType>(type: T, length: number): DataTypeMap[T] {
-  if (bufferSource) return bufferSource(type, length) as DataTypeMap[T];
-  return new CTORS[type](length) as DataTypeMap[T];
+  if (type === 'string') return new Array<string>(length).fill('') as DataTypeMap[T];
+  const t = type as TypedArrayDataType;
+  if (bufferSource) return bufferSource(t, length) as DataTypeMap[T];
+  return new CTORS[t](length) as DataTypeMap[T];
 }
 
-/** True when `data` is the container `type` expects (Uint8Array for bool, Uint16Array for float16, ...). */
+/**
+ * True when `data` is the container `type` expects (Uint8Array for bool, Uint16Array for float16, ...; for
+ * 'string' an array whose every element is a string).
+ */
 export function matchesContainer(type: DataType, data: unknown): boolean {
+  if (type === 'string') return Array.isArray(data) && data.every((v) => typeof v === 'string');
   return data instanceof CTORS[type];
 }
 
-/** The typed-array constructor for a dtype. */
+/** The typed-array constructor for a dtype; a TensorError for 'string', which has no typed array. */
 export function containerOf(type: DataType): TypedArrayCtor {
+  if (type === 'string') throw new TensorError("containerOf: 'string' tensors are stored in a string[], not a typed array");
   return CTORS[type];
 }
 
@@ -132,14 +171,14 @@ export function isFloat(type: DataType): boolean {
   return type === 'float32' || type === 'float64' || type === 'float16';
 }
 
-/** Signed and unsigned integer dtypes (not bool). */
+/** Signed and unsigned integer dtypes (not bool, not string). */
 export function isInteger(type: DataType): boolean {
-  return !isFloat(type) && type !== 'bool';
+  return !isFloat(type) && type !== 'bool' && type !== 'string';
 }
 
 /** Assert a dtype name, with a clear error naming `where`. */
 export function assertDataType(x: unknown, where: string): asserts x is DataType {
   if (!isDataType(x)) {
-    throw new TensorError(`${where}: unsupported data type ${JSON.stringify(x)}; expected one of ${DATA_TYPES.join(', ')}`);
+    throw new TensorError(`${where}: unsupported data type ${JSON.stringify(x)}; expected one of ${DATA_TYPES.join(', ')}, string`);
   }
 }

@@ -1,11 +1,14 @@
 /**
- * Tensor: a typed array plus a data type, dims, strides and an offset.
+ * Tensor: a typed array (or, for dtype 'string', a string[]) plus a data type, dims, strides and an offset.
  *
  * The constructor mirrors onnxruntime-web: `new Tensor(type, data, dims)` or `new Tensor(data, dims)`, with
  * `.type`, `.data`, `.dims` and `.size`. A tensor built from data is contiguous (row-major, offset 0). Views
  * made by `reshape`, `transpose` and `slice` share the storage of their source with other strides and offset;
  * `.data` of a non-contiguous view returns a contiguous copy (made once and cached), so kernels always read
  * plain row-major arrays.
+ *
+ * String tensors (`new Tensor('string', ['a', 'b'], [2])`, as in onnxruntime-web) hold a plain string[] and
+ * support everything that moves elements (views, `data`, `contiguous`); `numbers()` and `item()` refuse them.
  *
  * Every live tensor is counted; `dispose()` releases the storage reference and decrements the count, which
  * tests read through `Tensor.liveCount` to find leaks.
@@ -18,6 +21,7 @@ import {
   type DataType,
   type DataTypeMap,
   type NumericArray,
+  type TensorStorage,
   type TypedArray,
 } from './dtype.js';
 import { TensorError } from './errors.js';
@@ -25,7 +29,7 @@ import { decodeFloat16, encodeFloat16 } from './float16.js';
 import { fmtShape, normalizeAxis, sizeOf, stridesOf } from './shape.js';
 
 /** What the constructor accepts as data: the dtype's typed array or a plain array of values. */
-export type TensorData = TypedArray | readonly number[] | readonly boolean[] | readonly bigint[];
+export type TensorData = TypedArray | readonly number[] | readonly boolean[] | readonly bigint[] | readonly string[];
 
 /** Where a tensor's data lives. */
 export type TensorLocation = 'cpu' | 'gpu';
@@ -46,6 +50,7 @@ function inferType(data: TensorData): DataType {
   if (Array.isArray(data)) {
     if (data.length > 0 && typeof data[0] === 'boolean') return 'bool';
     if (data.length > 0 && typeof data[0] === 'bigint') return 'int64';
+    if (data.length > 0 && typeof data[0] === 'string') return 'string';
     return 'float32';
   }
   throw new TensorError(`Tensor: cannot infer a data type from ${Object.prototype.toString.call(data)}`);
@@ -62,14 +67,27 @@ function toInt64Array(values: readonly (number | bigint | boolean)[], where: str
   return out;
 }
 
-function fromPlainArray(type: DataType, values: readonly (number | boolean | bigint)[]): TypedArray {
-  if (type === 'int64') return toInt64Array(values, 'Tensor(int64)');
-  if (type === 'float16') {
-    return encodeFloat16(values.map((v) => Number(v)));
-  }
-  const out = allocate(type, values.length) as NumericArray;
+function toStringArray(values: readonly unknown[]): string[] {
+  const out = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
+    const v = values[i];
+    if (typeof v !== 'string') throw new TensorError(`Tensor(string): element ${i} is ${typeof v} ${String(v)}; string tensors need strings`);
+    out[i] = v;
+  }
+  return out;
+}
+
+function fromPlainArray(type: DataType, values: readonly (number | boolean | bigint | string)[]): TensorStorage {
+  if (type === 'string') return toStringArray(values);
+  if (values.some((v) => typeof v === 'string')) throw new TensorError(`Tensor(${type}): data holds strings; only 'string' tensors do`);
+  const nums = values as readonly (number | boolean | bigint)[];
+  if (type === 'int64') return toInt64Array(nums, 'Tensor(int64)');
+  if (type === 'float16') {
+    return encodeFloat16(nums.map((v) => Number(v)));
+  }
+  const out = allocate(type, nums.length) as NumericArray;
+  for (let i = 0; i < nums.length; i++) {
+    const v = nums[i]!;
     out[i] = typeof v === 'boolean' ? (v ? 1 : 0) : Number(v);
   }
   return out;
@@ -115,15 +133,15 @@ export class Tensor<T extends DataType = DataType> {
     if (data === null || data === undefined || typeof data !== 'object' || typeof (data as ArrayLike<unknown>).length !== 'number') {
       throw new TensorError(`Tensor(${type}): data must be a typed array or an array, got ${String(data)}`);
     }
-    let storage: TypedArray;
-    if (Array.isArray(data)) storage = fromPlainArray(type, data);
+    let storage: TensorStorage;
+    if (Array.isArray(data)) storage = fromPlainArray(type, data as readonly (number | boolean | bigint | string)[]);
     else if (matchesContainer(type, data)) storage = data as TypedArray;
     else {
-      const want = containerOf(type).name;
+      const want = type === 'string' ? 'string[]' : containerOf(type).name;
       const got = Object.prototype.toString.call(data).slice(8, -1);
       throw new TensorError(`Tensor(${type}): data is a ${got}; a ${type} tensor is stored in a ${want}`);
     }
-    if ((storage.buffer as ArrayBuffer).byteLength === 0 && storage.length > 0) {
+    if (!Array.isArray(storage) && (storage.buffer as ArrayBuffer).byteLength === 0 && storage.length > 0) {
       throw new TensorError(`Tensor(${type}): data buffer is detached`);
     }
     const shape = dims === undefined ? [storage.length] : Array.from(dims);
@@ -215,15 +233,17 @@ export class Tensor<T extends DataType = DataType> {
     const s = this.raw();
     if (this.isContiguous) {
       if (this.offset === 0 && s.length === this.size) return s;
-      return s.subarray(this.offset, this.offset + this.size) as DataTypeMap[T];
+      // a string tensor's contiguous window is a copy (a plain array has no zero-copy subarray)
+      if (Array.isArray(s)) return s.slice(this.offset, this.offset + this.size) as DataTypeMap[T];
+      return (s as TypedArray).subarray(this.offset, this.offset + this.size) as DataTypeMap[T];
     }
     if (!this.contiguousCache) this.contiguousCache = this.gather();
     return this.contiguousCache;
   }
 
   private gather(): DataTypeMap[T] {
-    const src = this.raw() as unknown as { [i: number]: number | bigint };
-    const out = allocate(this.type, this.size) as unknown as { [i: number]: number | bigint };
+    const src = this.raw() as unknown as { [i: number]: number | bigint | string };
+    const out = allocate(this.type, this.size) as unknown as { [i: number]: number | bigint | string };
     const rank = this.dims.length;
     const dims = this.dims;
     const strides = this.strides;
@@ -253,7 +273,7 @@ export class Tensor<T extends DataType = DataType> {
   /** A contiguous tensor with the same values: `this` when already contiguous and unshifted, else a copy. */
   contiguous(): Tensor<T> {
     if (this.isContiguous && this.offset === 0 && this.raw().length === this.size) return this;
-    return new Tensor(this.type, this.data.slice() as TypedArray, this.dims);
+    return new Tensor(this.type, this.data.slice() as TensorData, this.dims);
   }
 
   /**
@@ -274,7 +294,7 @@ export class Tensor<T extends DataType = DataType> {
     const n = sizeOf(shape, 'reshape');
     if (n !== this.size) throw new TensorError(`reshape: ${fmtShape(this.dims)} (${this.size} elements) cannot become ${fmtShape(shape)} (${n})`);
     if (this.isContiguous) return Tensor.view(this, shape, stridesOf(shape), this.offset);
-    return new Tensor(this.type, this.data.slice() as TypedArray, shape);
+    return new Tensor(this.type, this.data.slice() as TensorData, shape);
   }
 
   /** A view with dims permuted (default: reversed). No data is moved. */
@@ -337,6 +357,7 @@ export class Tensor<T extends DataType = DataType> {
    * that each value is a safe integer (throws otherwise), other types returned as they are (no copy).
    */
   numbers(): NumericArray {
+    if (this.type === 'string') throw new TensorError(`Tensor(string, ${fmtShape(this.dims)}): numbers() needs a numeric tensor`);
     const d = this.data;
     if (this.type === 'float16') return decodeFloat16(d as Uint16Array);
     if (this.type === 'int64') return int64ToFloat64(d as BigInt64Array, `Tensor(int64, ${fmtShape(this.dims)})`);
@@ -346,6 +367,7 @@ export class Tensor<T extends DataType = DataType> {
   /** The single value of a one-element tensor, as a number (or bigint for int64). */
   item(): number | bigint {
     if (this.size !== 1) throw new TensorError(`item(): tensor ${fmtShape(this.dims)} has ${this.size} elements, expected 1`);
+    if (this.type === 'string') throw new TensorError(`item(): Tensor(string, ${fmtShape(this.dims)}) holds a string; read it from .data[0]`);
     const d = this.data as unknown as { [i: number]: number | bigint };
     const v = d[0]!;
     if (this.type === 'float16') return decodeFloat16(new Uint16Array([v as number]))[0]!;
@@ -392,7 +414,7 @@ export function int64ToClampedNumbers(values: BigInt64Array): number[] {
 
 /** A contiguous tensor of `type` and `dims` filled with zeros. */
 export function zeros<T extends DataType>(type: T, dims: readonly number[]): Tensor<T> {
-  return new Tensor(type, allocate(type, sizeOf(dims, 'zeros')) as TypedArray, dims);
+  return new Tensor(type, allocate(type, sizeOf(dims, 'zeros')) as TensorData, dims);
 }
 
 /**
@@ -402,6 +424,7 @@ export function zeros<T extends DataType>(type: T, dims: readonly number[]): Ten
 export function fromNumbers<T extends DataType>(type: T, values: ArrayLike<number>, dims: readonly number[]): Tensor<T> {
   const n = values.length;
   let out: TypedArray;
+  if (type === 'string') throw new TensorError('fromNumbers: a string tensor cannot be built from numbers');
   if (type === 'float16') out = encodeFloat16(values);
   else if (type === 'int64') {
     const b = new BigInt64Array(n);

@@ -4,7 +4,10 @@
  * test/conformance/baseline.test.ts (in process).
  *
  * A case passes when every test_data_set's outputs match the expected TensorProtos: same dtype, same dims,
- * and |got - want| <= atol + rtol * |want| elementwise (NaN equals NaN; integers and bools exactly). A case
+ * and |got - want| <= atol + rtol * |want| elementwise (NaN equals NaN; integers, bools and strings exactly).
+ * Sequence- and optional-typed inputs and outputs (SequenceProto / OptionalProto files, read as the model
+ * declares the value) go through `runValues`: sequences match when they have the same length and every
+ * element matches, optionals when both are empty or their elements match. A case
  * is "unsupported" only when Tessera refuses it for a documented gap: an operator with no schema or kernel,
  * or a data type / value kind Tessera has no tensor for (UnsupportedModelError, KernelNotFoundError). Every
  * other error, and every wrong answer, is a "fail".
@@ -15,6 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { UnsupportedModelError } from '../../src/graph/errors.js';
 import { decodeModel, decodeTensorProto } from '../../src/graph/onnx/decode.js';
 import { tensorFromProto } from '../../src/graph/onnx/tensor-proto.js';
+import { readValueProto } from '../../src/graph/onnx/value-proto.js';
+import { describeValue, disposeValue, type OnnxValue } from '../../src/graph/values.js';
+import type { ValueType } from '../../src/graph/ir.js';
 import { InferenceSession } from '../../src/graph/session.js';
 import type { Backend } from '../../src/kernels/registry.js';
 import { KernelNotFoundError, OpValidationError, UnsupportedFeatureError } from '../../src/tensor/errors.js';
@@ -172,31 +178,54 @@ export async function runCase(c: ConformanceCase, backend: Backend = 'cpu'): Pro
   }
 }
 
+/** Read a data file as the value kind `type` declares (TensorProto, SequenceProto or OptionalProto). */
+function readValue(file: string, type: ValueType | undefined): { value: OnnxValue; name: string } {
+  return readValueProto(readFileSync(file), type, file.split('/').slice(-2).join('/'));
+}
+
 async function runDataSet(session: InferenceSession, c: ConformanceCase, ds: DataSet): Promise<void> {
-  const feeds: Record<string, Tensor> = {};
-  const declared = new Set(session.model.graph.inputs.map((i) => i.name));
-  const owned: Tensor[] = [];
+  const feeds: Record<string, OnnxValue> = {};
+  const graph = session.model.graph;
+  const typeOf = new Map(graph.inputs.map((i) => [i.name, i.type]));
+  const owned: OnnxValue[] = [];
   try {
-    const inputs = ds.inputs.map(readTensor);
-    inputs.forEach(({ tensor, name }, i) => {
-      owned.push(tensor);
-      const key = name && declared.has(name) && !(name in feeds) ? name : session.inputNames[i];
+    ds.inputs.forEach((file, i) => {
+      // the file's kind follows the declared type of the input at its position (names are checked after)
+      const { value, name } = readValue(file, typeOf.get(session.inputNames[i] ?? ''));
+      owned.push(value);
+      const key = name && typeOf.has(name) && !(name in feeds) ? name : session.inputNames[i];
       if (key === undefined) throw new Mismatch(`input_${i}.pb has no matching model input (the model has ${session.inputNames.length})`);
-      feeds[key] = tensor;
+      feeds[key] = value;
     });
-    const expected = ds.outputs.map(readTensor);
-    owned.push(...expected.map((e) => e.tensor));
-    const names = expected.map((_, i) => session.outputNames[i]!);
-    if (names.some((n) => n === undefined)) throw new Mismatch(`the case has ${expected.length} outputs but the model ${session.outputNames.length}`);
-    const got = await session.run(feeds, names);
+    const names = ds.outputs.map((_, i) => session.outputNames[i]!);
+    if (names.some((n) => n === undefined)) throw new Mismatch(`the case has ${ds.outputs.length} outputs but the model ${session.outputNames.length}`);
+    const expected = ds.outputs.map((file, i) => readValue(file, graph.outputs[i]?.type).value);
+    owned.push(...expected);
+    const got = await session.runValues(feeds, names);
     try {
-      expected.forEach(({ tensor }, i) => compare(names[i]!, got[names[i]!]!, tensor, c.rtol, c.atol));
+      expected.forEach((want, i) => compareValue(names[i]!, got[names[i]!]!, want, c.rtol, c.atol));
     } finally {
-      for (const t of Object.values(got)) t.dispose();
+      for (const v of Object.values(got)) disposeValue(v);
     }
   } finally {
-    for (const t of owned) t.dispose();
+    for (const v of owned) disposeValue(v);
   }
+}
+
+/** Throw a Mismatch describing the first difference between two values (tensors, sequences or optionals). */
+export function compareValue(name: string, got: OnnxValue | undefined, want: OnnxValue, rtol: number, atol: number): void {
+  if (want instanceof Tensor) {
+    if (!(got instanceof Tensor)) throw new Mismatch(`output '${name}' is ${describeValue(got)}; expected a tensor`);
+    compare(name, got, want, rtol, atol);
+    return;
+  }
+  if (want === null) {
+    if (got !== null) throw new Mismatch(`output '${name}' is ${describeValue(got)}; expected an empty optional`);
+    return;
+  }
+  if (!Array.isArray(got)) throw new Mismatch(`output '${name}' is ${describeValue(got)}; expected a sequence of ${want.length} tensors`);
+  if (got.length !== want.length) throw new Mismatch(`output '${name}' is a sequence of ${got.length} tensors; expected ${want.length}`);
+  want.forEach((w, i) => compare(`${name}[${i}]`, got[i]!, w, rtol, atol));
 }
 
 async function runLight(session: InferenceSession, c: ConformanceCase): Promise<void> {
@@ -226,6 +255,12 @@ export function compare(name: string, got: Tensor, want: Tensor, rtol: number, a
   if (got.type !== want.type) throw new Mismatch(`output '${name}' has type ${got.type}; expected ${want.type}`);
   if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i])) {
     throw new Mismatch(`output '${name}' has shape [${got.dims.join(', ')}]; expected [${want.dims.join(', ')}]`);
+  }
+  if (got.type === 'string') {
+    const a = got.data as string[];
+    const b = want.data as string[];
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) throw new Mismatch(`output '${name}' element ${i}: got ${JSON.stringify(a[i])}, expected ${JSON.stringify(b[i])}`);
+    return;
   }
   if (got.type === 'int64') {
     const a = got.data as BigInt64Array;

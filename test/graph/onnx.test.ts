@@ -130,7 +130,11 @@ describe('TensorProto storage forms', () => {
     expect(vals(t)).toEqual([1, 2]);
   });
   it('refuses unsupported types and data that does not fit the dims', () => {
-    expect(() => tensorFromProto(tp({ dataType: TensorDataType.STRING, dims: [1] }), 's')).toThrow(UnsupportedModelError);
+    expect(() => tensorFromProto(tp({ dataType: TensorDataType.COMPLEX64, dims: [1] }), 'c')).toThrow(UnsupportedModelError);
+    // string tensors keep their values in string_data: a missing value is malformed, raw_data too
+    expect(() => tensorFromProto(tp({ dataType: TensorDataType.STRING, dims: [1] }), 's')).toThrow(/string_data has 0 values; dims \[1\] need 1/);
+    expect(() => tensorFromProto(tp({ dataType: TensorDataType.STRING, dims: [1], rawData: new Uint8Array(1) }), 's')).toThrow(/not raw_data/);
+    expect(tensorFromProto(tp({ dataType: TensorDataType.STRING, dims: [2], stringData: [new TextEncoder().encode('né'), new Uint8Array(0)] }), 's').data).toEqual(['né', '']);
     expect(() => tensorFromProto(tp({ dataType: TensorDataType.FLOAT8E4M3FN, dims: [1], rawData: new Uint8Array(1) }), 'f8')).toThrow(/FLOAT8E4M3FN/);
     expect(() => tensorFromProto(tp({ dataType: TensorDataType.FLOAT, dims: [3], rawData: new Uint8Array(8) }), 'w')).toThrow(/raw_data has 8 bytes; 3 elements of float32 need 12/);
     expect(() => tensorFromProto(tp({ dataType: TensorDataType.FLOAT, dims: [3], floatData: new Float32Array(2) }), 'w')).toThrow(/float_data has 2 values/);
@@ -278,8 +282,8 @@ describe('malformed models', () => {
     });
     expect(() => InferenceSession.createSync(modelBytes(g))).toThrow(/NoSuchOp has no schema; operator AlsoMissing has no schema/);
     const str = graph({ nodes: [node('Identity', ['x'], ['y'])], inputs: [value('x', 'float32', [1])], outputs: [value('y', 'float32', [1])] });
-    str.input[0]!.type!.tensorType!.elemType = TensorDataType.STRING;
-    expect(() => InferenceSession.createSync(modelBytes(str))).toThrow(/value 'x' has type tensor\(string\)/);
+    str.input[0]!.type!.tensorType!.elemType = TensorDataType.COMPLEX64;
+    expect(() => InferenceSession.createSync(modelBytes(str))).toThrow(/value 'x' has type tensor\(complex64\)/);
     expect(InputValidationError).toBeDefined();
   });
 });

@@ -46,17 +46,38 @@ export function bitwiseEqual(a: Tensor, b: Tensor): boolean {
   return true;
 }
 
-const COUNTED = ['Float32Array', 'Float64Array', 'Int32Array', 'Uint8Array', 'Uint16Array', 'Int8Array', 'BigInt64Array'] as const;
+const COUNTED = ['Float32Array', 'Float64Array', 'Int32Array', 'Uint32Array', 'Int16Array', 'Uint8Array', 'Uint16Array', 'Int8Array', 'BigInt64Array'] as const;
+/** Typed-array methods that allocate a new array through the species constructor. */
+const SPECIES_METHODS = ['slice', 'map', 'filter'] as const;
+
+/** The first stack frame inside src/ (where an allocation happened), for failure messages. */
+function allocationSite(): string {
+  const frames = (new Error().stack ?? '').split('\n').slice(3);
+  const ours = frames.find((f) => f.includes('/src/')) ?? frames[0] ?? '?';
+  return ours.trim().replace(/^at /, '').replace(/\(?[^()]*\/src\//, 'src/').replace(/\)$/, '');
+}
 
 /**
- * Count the typed arrays that `fn` allocates (constructed from a length or copied from values; views over an
- * existing ArrayBuffer are not allocations), by swapping the global constructors for counting subclasses while
- * it runs. Returns the count by constructor name.
+ * Count the typed arrays that `fn` allocates directly: constructed from a length or copied from values
+ * through the global constructors (views over an existing ArrayBuffer are not allocations), or made by
+ * `slice`/`map`/`filter` on any typed array. It swaps the global constructors for counting subclasses and
+ * wraps those prototype methods while `fn` runs. Buffers made through a constructor reference taken before
+ * (`containerOf`, used by the session's arena and the kernels' scratch slots) are not seen here: those
+ * sources count their own allocations (`arenaStats.fresh`, `scratchStats.grown`).
+ * Returns the count by constructor name and by allocation site (constructor name @ first frame in src/).
  */
-export function countTypedArrays<R>(fn: () => R): { result: R; counts: Record<string, number>; total: number } {
+export function countTypedArrays<R>(fn: () => R): { result: R; counts: Record<string, number>; sites: Record<string, number>; total: number } {
   const g = globalThis as unknown as Record<string, new (...a: unknown[]) => object>;
+  // %TypedArray%.prototype, taken before the constructors are swapped
+  const proto = Object.getPrototypeOf(Int8Array.prototype) as Record<string, (...a: unknown[]) => unknown>;
   const saved = COUNTED.map((name) => [name, g[name]!] as const);
   const counts: Record<string, number> = {};
+  const sites: Record<string, number> = {};
+  const note = (name: string): void => {
+    counts[name] = (counts[name] ?? 0) + 1;
+    const site = `${name} @ ${allocationSite()}`;
+    sites[site] = (sites[site] ?? 0) + 1;
+  };
   for (const [name, Base] of saved) {
     g[name] = class extends Base {
       // `x instanceof Float32Array` inside kernels must stay true for arrays made before the swap
@@ -67,15 +88,23 @@ export function countTypedArrays<R>(fn: () => R): { result: R; counts: Record<st
         super(...args);
         const a = args[0];
         if (typeof a === 'number' || (typeof a === 'object' && a !== null && !(a instanceof ArrayBuffer) && !(a instanceof SharedArrayBuffer))) {
-          counts[name] = (counts[name] ?? 0) + 1;
+          note(name);
         }
       }
     };
   }
+  const savedMethods = SPECIES_METHODS.map((m) => [m, proto[m]!] as const);
+  for (const [m, original] of savedMethods) {
+    proto[m] = function (this: { constructor: { name: string } }, ...args: unknown[]): unknown {
+      note(`${this.constructor.name}.${m}`);
+      return original.apply(this, args);
+    };
+  }
   try {
     const result = fn();
-    return { result, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
+    return { result, counts, sites, total: Object.values(counts).reduce((a, b) => a + b, 0) };
   } finally {
     for (const [name, Base] of saved) g[name] = Base;
+    for (const [m, original] of savedMethods) proto[m] = original;
   }
 }

@@ -112,6 +112,8 @@ describe('openWakeWord streaming pipeline', () => {
     streamed.forEach((s, i) => expect(Math.abs(s.score - batchScores[i]!)).toBeLessThan(1e-4));
     // the scores move with the audio (a pipeline feeding constant windows would give one value)
     expect(new Set(streamed.map((s) => s.score)).size).toBeGreaterThan(1);
+    // the committed clip (espeak-ng en-us at 120 wpm, scripts/make-samples.sh) is detected (threshold 0.5)
+    expect(Math.max(...streamed.map((s) => s.score))).toBeGreaterThanOrEqual(0.5);
   });
 
   it('backpressure: a slow consumer pulls exactly one audio block per score after warm-up', async () => {

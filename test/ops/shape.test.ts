@@ -70,7 +70,7 @@ describe('Transpose', () => {
     const bits = Uint32Array.of(0x7fa00001, 0x80000000, 0xffc12345, 0x3f800000, 0x7f800001, 0);
     const x = new Tensor('float32', new Float32Array(bits.buffer), [2, 3]);
     const y = ops.transpose(x);
-    expect(Array.from(new Uint32Array(y.data.buffer, y.data.byteOffset, 6))).toEqual([0x7fa00001, 0x3f800000, 0x80000000, 0x7f800001, 0xffc12345, 0]);
+    expect(Array.from(new Uint32Array((y.data as Float32Array).buffer, (y.data as Float32Array).byteOffset, 6))).toEqual([0x7fa00001, 0x3f800000, 0x80000000, 0x7f800001, 0xffc12345, 0]);
     const big = new Tensor('int64', [2n ** 62n + 1n, -(2n ** 63n), 7n, -1n], [2, 2]);
     expect(Array.from(ops.transpose(big).data as BigInt64Array)).toEqual([2n ** 62n + 1n, 7n, -(2n ** 63n), -1n]);
   });

@@ -1,5 +1,5 @@
 /**
- * `tessera quantize` (src/cli/compress.ts) on a small model written to a temporary folder: each mode writes a
+ * `tessera quantize` and `tessera prune` (src/cli/compress.ts) on a small model written to a temporary folder: each mode writes a
  * model that loads, the report files hold the before/after figures, and bad usage returns exit code 2 with a
  * message. Plus the accuracy measures of src/quant/accuracy.ts (edit distance against a plain recursive
  * definition, character and classification accuracy known answers) and the figures of src/quant/stats.ts.
@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { quantizeCommand } from '../../src/cli/compress.js';
+import { pruneCommand, quantizeCommand } from '../../src/cli/compress.js';
 import { writeNpy } from '../../src/cli/npy.js';
 import { InferenceSession } from '../../src/graph/index.js';
 import { characterAccuracy, classificationAccuracy, editDistance } from '../../src/quant/accuracy.js';
@@ -25,14 +25,14 @@ const modelPath = join(dir, 'small.onnx');
 writeFileSync(modelPath, smallModel());
 
 /** Run the command with console output captured. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function run(args: string[], command: (argv: readonly string[]) => Promise<number> = quantizeCommand): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
   const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
   const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   try {
-    const code = await quantizeCommand(args);
+    const code = await command(args);
     return { code, out: out.join('\n'), err: err.join('\n') };
   } finally {
     log.mockRestore();
@@ -116,5 +116,52 @@ describe('model stats', () => {
     expect(s.flops).toBe(f.flops);
     expect(s.weightBytes).toBeLessThan(f.weightBytes / 2);
     expect(s.sparsity).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('tessera quantize --mode int4 and tessera prune', () => {
+  it('int4 writes MatMulNBits weights with short names', async () => {
+    const out = join(dir, 'int4.onnx');
+    const r = await run([modelPath, '--mode', 'int4', '-o', out, '--shape', 'x=2,3,6,6', '--runs', '1', '--short-names']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/int4: 1 MatMul\/Gemm weights, 720 bytes as int4 blocks vs 4608 float32/);
+    const s = await InferenceSession.create(readFileSync(out));
+    expect(s.model.graph.nodes.map((n) => n.opType)).toContain('MatMulNBits');
+  });
+
+  it('prunes by magnitude, N:M and channels, with a report and the sparse threshold', async () => {
+    for (const [method, extra] of [['magnitude', ['--sparsity', '0.6', '--scope', 'layer', '--sparse-threshold', '0.5']], ['nm', []], ['channels', ['--ratio', '0.5', '--sparse-threshold', '1']]] as const) {
+      const out = join(dir, `pruned-${method}.onnx`);
+      const report = join(dir, `prune-${method}`);
+      const r = await run([modelPath, '--method', method, '-o', out, '--shape', 'x=2,3,6,6', '--runs', '1', '--report', report, ...extra], pruneCommand);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain('| after |');
+      const json = JSON.parse(readFileSync(`${report}.json`, 'utf8')) as { after: { stats: { sparsity: number; parameters: number; flops: number } }; before: { stats: { parameters: number; flops: number } }; sparseNodes: number };
+      if (method === 'magnitude') {
+        expect(json.after.stats.sparsity).toBeGreaterThan(0.59);
+        expect(json.sparseNodes).toBe(1);
+        expect(r.out).toContain('sparse kernel threshold: 50% (given)');
+      }
+      if (method === 'nm') expect(r.out).toMatch(/2:4 pruning: 576 of 1152 weights in 1 tensors are zero/);
+      if (method === 'channels') {
+        // the Conv's channels reach a Slice/Reshape: nothing can be removed consistently
+        expect(r.out).toMatch(/channel pruning: 0 of 0 channels removed in 0 of 1 channel spaces/);
+        expect(json.after.stats.flops).toBe(json.before.stats.flops);
+      }
+    }
+  });
+
+  it('refuses bad usage with exit code 2', async () => {
+    const out = join(dir, 'bad.onnx');
+    for (const [args, msg] of [
+      [['--method', 'magnitude', '-o', out, '--shape', 'x=2,3,6,6', '--sparsity', '1.5'], /--sparsity must be a number in \[0, 1\)/],
+      [['--method', 'random', '-o', out, '--shape', 'x=2,3,6,6'], /--method must be magnitude, nm or channels/],
+      [['--method', 'nm', '-o', out, '--shape', 'x=2,3,6,6', '--n', '5'], /--n and --m must be integers/],
+      [['--method', 'nm', '-o', out], /required/],
+    ] as const) {
+      const r = await run([modelPath, ...args], pruneCommand);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(msg);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { Tensor, fromNumbers, zeros, int64ToFloat64 } from '../../src/tensor/ten
 import { decodeFloat16, encodeFloat16, halfBitsToNumber, numberToHalfBits } from '../../src/tensor/float16.js';
 import { broadcastShapes, normalizeAxis, stridesOf, tryBroadcastShapes, sizeOf } from '../../src/tensor/shape.js';
 import { TensorError, TesseraError } from '../../src/tensor/errors.js';
+import { allocate, bytesPerElement, containerOf, DATA_TYPES, dataTypeFromOnnx, dataTypeFromOnnxCode, isDataType, STRING_ELEMENT_BYTES } from '../../src/tensor/dtype.js';
 import { arbShape, arbTensor } from '../util/tensors.js';
 
 describe('Tensor construction', () => {
@@ -29,7 +30,8 @@ describe('Tensor construction', () => {
     expect(() => new Tensor('float32', new Float32Array(5), [2, 3])).toThrow(/need 6 elements but data has 5/);
     expect(() => new Tensor('float32', new Float32Array(0), [-1])).toThrow(TensorError);
     expect(() => new Tensor('float32', new Float32Array(1), [1.5])).toThrow(TesseraError);
-    expect(() => new Tensor('string' as 'float32', new Float32Array(1), [1])).toThrow(/unsupported data type/);
+    expect(() => new Tensor('complex64' as 'float32', new Float32Array(1), [1])).toThrow(/unsupported data type/);
+    expect(() => new Tensor('string', new Float32Array(1), [1])).toThrow(/a string tensor is stored in a string\[\]/);
     expect(() => new Tensor('int64', [1.5])).toThrow(/int64 tensors need integers/);
   });
   it('refuses absurd sizes without allocating', () => {
@@ -158,6 +160,47 @@ describe('float16', () => {
         expect(halfBitsToNumber(bits[0]!)).toBe(getFloat16(dv, 0, true));
       }),
     );
+  });
+});
+
+describe('string tensors', () => {
+  it('are built like onnxruntime-web (type, string[] data, dims) and copy plain arrays', () => {
+    const src = ['a', 'bc', '', 'déjà'];
+    const t = new Tensor('string', src, [2, 2]);
+    expect(t.type).toBe('string');
+    expect(t.size).toBe(4);
+    expect(t.data).toEqual(src);
+    src[0] = 'changed';
+    expect(t.data[0]).toBe('a');
+    expect(new Tensor(['x', 'y']).type).toBe('string');
+    expect(() => new Tensor('string', ['a', 1 as unknown as string])).toThrow(/element 1 is number 1; string tensors need strings/);
+    expect(() => new Tensor('float32', ['a'] as unknown as number[])).toThrow(/only 'string' tensors/);
+    expect(() => new Tensor('string', ['a'], [2])).toThrow(/need 2 elements but data has 1/);
+  });
+  it('support views (reshape, transpose, slice) by copying elements', () => {
+    const t = new Tensor('string', ['a', 'b', 'c', 'd', 'e', 'f'], [2, 3]);
+    expect(t.transpose().data).toEqual(['a', 'd', 'b', 'e', 'c', 'f']);
+    expect(t.slice([1], [3], [1]).data).toEqual(['b', 'c', 'e', 'f']);
+    expect(t.slice([1], [2], [0]).data).toEqual(['d', 'e', 'f']);
+    expect(t.reshape([3, 2]).dims).toEqual([3, 2]);
+    const c = t.transpose().contiguous();
+    expect(c.isContiguous && c.data).toEqual(['a', 'd', 'b', 'e', 'c', 'f']);
+  });
+  it('refuse numeric accessors with a clear error', () => {
+    const t = new Tensor('string', ['1'], []);
+    expect(() => t.numbers()).toThrow(/numbers\(\) needs a numeric tensor/);
+    expect(() => t.item()).toThrow(/holds a string/);
+    expect(() => fromNumbers('string', [1], [1])).toThrow(/cannot be built from numbers/);
+  });
+  it('have dtype-table entries that keep typed-array code paths safe', () => {
+    expect(isDataType('string')).toBe(true);
+    expect(DATA_TYPES).not.toContain('string');
+    expect(dataTypeFromOnnx(8)).toBeUndefined(); // Cast/EyeLike/... attributes keep refusing STRING
+    expect(dataTypeFromOnnxCode(8)).toBe('string');
+    expect(bytesPerElement('string')).toBe(STRING_ELEMENT_BYTES);
+    expect(allocate('string', 3)).toEqual(['', '', '']);
+    expect(zeros('string', [2]).data).toEqual(['', '']);
+    expect(() => containerOf('string')).toThrow(/string\[\], not a typed array/);
   });
 });
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { Tensor, fromNumbers } from '../../src/tensor/tensor.js';
-import type { DataType, NumericArray } from '../../src/tensor/dtype.js';
+import type { DataType, NumericArray, TypedArray } from '../../src/tensor/dtype.js';
 import { sizeOf } from '../../src/tensor/shape.js';
 
 /** Shapes of rank in [minRank, maxRank], dims in [minDim, maxDim]; dims 0 and 1 are drawn often. */
@@ -98,8 +98,8 @@ export function expectClose(actual: Tensor, expected: Tensor, opts: { rtol?: num
 export function expectBitwise(actual: Tensor, expected: Tensor, label = ''): void {
   expect(actual.type, `${label} dtype`).toBe(expected.type);
   expect([...actual.dims], `${label} dims`).toEqual([...expected.dims]);
-  const a = actual.data;
-  const e = expected.data;
+  const a = actual.data as TypedArray;
+  const e = expected.data as TypedArray;
   const ab = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const eb = new Uint8Array(e.buffer, e.byteOffset, e.byteLength);
   expect(Buffer.compare(Buffer.from(ab), Buffer.from(eb)), `${label} bytes differ`).toBe(0);

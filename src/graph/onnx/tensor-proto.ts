@@ -9,11 +9,14 @@
  * is read from a file beside the model; locations that are absolute, contain `..`, or resolve (through
  * symlinks) outside the model's folder are refused.
  *
- * Writing always uses raw_data, which every ONNX reader accepts.
+ * String tensors (data_type STRING) keep their elements in string_data, one UTF-8 byte string each (ONNX
+ * has no raw_data form for them); they become Tensors of dtype 'string'.
+ *
+ * Writing uses raw_data, which every ONNX reader accepts (string_data for string tensors).
  */
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { allocate, bytesPerElement, dataTypeFromOnnx, ONNX_TYPE_CODES, type DataType, type TypedArray } from '../../tensor/dtype.js';
+import { allocate, bytesPerElement, dataTypeFromOnnxCode, ONNX_TYPE_CODES, type DataType, type TypedArray } from '../../tensor/dtype.js';
 import { MAX_ELEMENTS } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { LimitExceededError, ModelFormatError, UnsupportedModelError } from '../errors.js';
@@ -48,7 +51,7 @@ export interface TensorByteBudget {
 /** The Tessera dtype a TensorProto data type becomes, or throws UnsupportedModelError naming it. */
 export function dtypeOfCode(code: number, where: string): DataType {
   if (code === TensorDataType.BFLOAT16) return 'float32';
-  const t = dataTypeFromOnnx(code);
+  const t = dataTypeFromOnnxCode(code);
   if (!t) {
     if (code === TensorDataType.UNDEFINED) throw new ModelFormatError(`${where}: data_type is not set`);
     throw new UnsupportedModelError(`${where}: data type ${tensorDataTypeName(code)} is not supported by Tessera`);
@@ -84,6 +87,7 @@ export function tensorFromProto(tp: TensorProto, where: string, options: TensorR
     budget.usedBytes += bytes;
   }
   if (isBf16) options.notes?.push(`${label}: bfloat16 data widened to float32`);
+  if (type === 'string') return stringTensorFromProto(tp, count, dims, label);
 
   let raw = tp.rawData;
   if (tp.dataLocation === 1) raw = readExternal(tp, label, count * (isBf16 ? 2 : bytesPerElement(type)), options);
@@ -92,6 +96,18 @@ export function tensorFromProto(tp: TensorProto, where: string, options: TensorR
   }
   if (count === 0) return new Tensor(type, allocate(type, 0) as TypedArray, dims);
   return new Tensor(type, fromTypedFields(tp, type, isBf16, count, label), dims);
+}
+
+const utf8Decoder = new TextDecoder('utf-8');
+const utf8Encoder = new TextEncoder();
+
+/** A string tensor from string_data (each entry UTF-8 bytes); external or raw data are malformed for strings. */
+function stringTensorFromProto(tp: TensorProto, count: number, dims: number[], label: string): Tensor {
+  if (tp.dataLocation === 1) throw new ModelFormatError(`${label}: string tensors cannot use external data`);
+  if (tp.rawData !== undefined && tp.rawData.length > 0) throw new ModelFormatError(`${label}: string tensors keep their values in string_data, not raw_data`);
+  const src = tp.stringData ?? [];
+  if (src.length !== count) throw new ModelFormatError(`${label}: string_data has ${src.length} values; dims [${tp.dims.join(', ')}] need ${count}`);
+  return new Tensor('string', src.map((b) => utf8Decoder.decode(b)), dims);
 }
 
 function hasTypedField(tp: TensorProto): boolean {
@@ -109,7 +125,7 @@ function fromRaw(raw: Uint8Array, type: DataType, isBf16: boolean, count: number
     for (let i = 0; i < count; i++) bits[i] = (raw[2 * i]! | (raw[2 * i + 1]! << 8)) << 16;
     return out;
   }
-  const out = allocate(type, count);
+  const out = allocate(type, count) as TypedArray;
   const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   bytes.set(raw);
   if (!LE && width > 1) swapBytes(bytes, width);
@@ -229,7 +245,11 @@ function readExternal(tp: TensorProto, label: string, expectBytes: number, optio
 
 /** Encode a Tensor as a TensorProto with little-endian raw_data. */
 export function tensorToProto(t: Tensor, name = ''): TensorProto {
-  const data = t.data;
+  if (t.type === 'string') {
+    const strings = (t.data as string[]).map((s) => utf8Encoder.encode(s));
+    return { dims: [...t.dims], dataType: ONNX_TYPE_CODES.string, name, stringData: strings, dataLocation: 0, externalData: [] };
+  }
+  const data = t.data as TypedArray;
   const bytes = new Uint8Array(data.byteLength);
   bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   if (!LE && bytesPerElement(t.type) > 1) swapBytes(bytes, bytesPerElement(t.type));

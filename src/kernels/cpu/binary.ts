@@ -21,12 +21,14 @@
  *
  * Cost: one read per input element and one write per output element, O(rows) setup.
  */
-import { isFloat, type DataType, type NumericArray } from '../../tensor/dtype.js';
+import { allocate, isFloat, type DataType, type NumericArray } from '../../tensor/dtype.js';
 import { sizeOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type OutputSpec } from '../registry.js';
+import { stringEqual } from './string.js';
 import { planRows, type RowPlan } from './broadcast-rows.js';
 import { float32ToHalfBits } from './half.js';
+import { ScratchSlot } from './scratch.js';
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -260,35 +262,23 @@ function broadcastCopy<V>(plan: RowPlan, src: Slots<V>, dst: Slots<V>): void {
   }
 }
 
-/** A zero-filled container for an output of `type` with `n` elements, as float32 when float16. */
+/** Float32 work buffer of float16 outputs (encoded into the real output by `finish`). */
+const HALF_WORK = new ScratchSlot();
+/** Exponents of Pow converted to doubles. */
+const EXPONENTS = new ScratchSlot();
+
+/**
+ * A zero-filled container for an output of `type` with `n` elements: the output buffer itself (from
+ * `allocate`, so a session's arena serves it), or a float32 scratch buffer when the output is float16.
+ */
 function workArray(type: DataType, n: number): FloatArray | Uint8Array | NumericArray | BigInt64Array {
-  switch (type) {
-    case 'float16':
-    case 'float32':
-      return new Float32Array(n);
-    case 'float64':
-      return new Float64Array(n);
-    case 'bool':
-    case 'uint8':
-      return new Uint8Array(n);
-    case 'int8':
-      return new Int8Array(n);
-    case 'int16':
-      return new Int16Array(n);
-    case 'uint16':
-      return new Uint16Array(n);
-    case 'int32':
-      return new Int32Array(n);
-    case 'uint32':
-      return new Uint32Array(n);
-    case 'int64':
-      return new BigInt64Array(n);
-  }
+  if (type === 'float16') return HALF_WORK.take('float32', n, true);
+  return allocate(type, n) as NumericArray | BigInt64Array;
 }
 
 /** Wrap a work array as the output tensor (encoding float16 from its float32 work array). */
 function finish(spec: OutputSpec, work: FloatArray | Uint8Array | NumericArray | BigInt64Array): Tensor {
-  if (spec.type === 'float16') return new Tensor('float16', float32ToHalfBits(work as Float32Array), spec.dims);
+  if (spec.type === 'float16') return new Tensor('float16', float32ToHalfBits(work as Float32Array, allocate('float16', work.length)), spec.dims);
   return new Tensor(spec.type, work, spec.dims);
 }
 
@@ -324,6 +314,7 @@ function binaryKernel(op: string): Kernel {
     const a = inputs[0]!;
     const b = inputs[1]!;
     const spec = outputs[0]!;
+    if (a.type === 'string') return [stringEqual(a, b, spec)]; // only Equal's schema admits strings
     const work = workArray(spec.type, sizeOf(spec.dims));
     const plan = planRows(spec.dims, [a.dims, b.dims]);
     combine(op, attrs, a, b, work, plan);
@@ -353,8 +344,10 @@ function truncToInt64(v: number): bigint {
 function exponentValues(t: Tensor): FloatArray {
   if (t.type === 'float32' || t.type === 'float64') return t.data as FloatArray;
   if (t.type === 'float16') return t.numbers() as Float32Array;
-  if (t.type === 'int64') return Float64Array.from(t.data as BigInt64Array, Number);
-  return Float64Array.from(t.data as NumericArray);
+  const src = t.data as NumericArray | BigInt64Array;
+  const values = EXPONENTS.take('float64', src.length);
+  for (let i = 0; i < src.length; i++) values[i] = Number(src[i]!);
+  return values;
 }
 
 /** Pow: base X of type T (float or int32/int64), exponent Y of any numeric type T1. */
@@ -371,7 +364,7 @@ const pow: Kernel = (inputs, _attrs, outputs) => {
   }
   const exps = exponentValues(e);
   if (x.type === 'int64') {
-    const work = new BigInt64Array(n);
+    const work = allocate('int64', n);
     const intPow = (base: bigint, ev: number): bigint => {
       if (Number.isInteger(ev) && ev >= 0) return powInt64(base, BigInt(ev));
       if (Number.isInteger(ev)) return base === 1n ? 1n : base === -1n ? (ev % 2 === 0 ? 1n : -1n) : base === 0n ? INT64_MIN : 0n;
@@ -381,7 +374,7 @@ const pow: Kernel = (inputs, _attrs, outputs) => {
     return [new Tensor('int64', work, spec.dims)];
   }
   // int32 base: the double power truncated; the Int32Array store wraps like a C conversion
-  const work = new Int32Array(n);
+  const work = allocate('int32', n);
   runMixedRows((base: number, ev: number) => Math.trunc(Math.pow(base, ev)), plan, x.data as Int32Array, exps, work);
   return [new Tensor('int32', work, spec.dims)];
 };

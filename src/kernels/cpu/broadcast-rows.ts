@@ -12,8 +12,13 @@
  * `[N, C, H, W] + [1, C, 1, 1]` becomes N*C rows of H*W with the bias read at stride 0.
  *
  * Cost: O(rank * inputs) to build the axes plus O(rows * inputs) for the offset tables; no per-element work.
+ * Plans depend on the shapes only and are memoized (./scratch.ts), so repeated calls with the same shapes
+ * reuse them: callers must treat a plan as read-only.
  */
 import { broadcastStrides, sizeOf } from '../../tensor/shape.js';
+import { PlanCache, shapesKey } from './scratch.js';
+
+const plans = new PlanCache<RowPlan>((p) => p.rows * p.rowOffsets.length);
 
 /** How to walk the inputs of one broadcast elementwise call, row by row. */
 export interface RowPlan {
@@ -32,6 +37,10 @@ export interface RowPlan {
  * callers validate that first).
  */
 export function planRows(out: readonly number[], inputs: readonly (readonly number[])[]): RowPlan {
+  return plans.get(`${out.join(',')}|${shapesKey(inputs)}`, () => buildRowPlan(out, inputs));
+}
+
+function buildRowPlan(out: readonly number[], inputs: readonly (readonly number[])[]): RowPlan {
   const size = sizeOf(out);
   const k = inputs.length;
   if (size === 0) {

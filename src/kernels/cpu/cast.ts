@@ -19,6 +19,10 @@ import { encodeFloat16 } from '../../tensor/float16.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel } from '../registry.js';
 import { float32ToHalfBits } from './half.js';
+import { ScratchSlot } from './scratch.js';
+
+/** Small-integer sources widened to float32 before the float16 encoder. */
+const SMALL_AS_FLOAT32 = new ScratchSlot();
 
 const INT64_MIN = -(2n ** 63n);
 
@@ -36,9 +40,17 @@ function numberValues(x: Tensor): NumericArray {
 /** Convert `x` to dtype `to` with output dims `dims` (x's element count). */
 export function castTensor(x: Tensor, to: DataType, dims: readonly number[]): Tensor {
   const n = x.size;
-  if (x.type === to) return new Tensor(to, x.data.slice() as TypedArray, dims);
+  if (x.type === to) {
+    const copy = allocate(to, n);
+    if (Array.isArray(copy)) {
+      const src = x.data as string[]; // string tensors: a plain array copy
+      for (let i = 0; i < n; i++) copy[i] = src[i]!;
+    }
+    else (copy as { set(src: ArrayLike<number | bigint>): void }).set(x.data as TypedArray);
+    return new Tensor(to, copy, dims);
+  }
   if (to === 'bool') {
-    const d = new Uint8Array(n);
+    const d = allocate('bool', n);
     if (x.type === 'int64') {
       const s = x.data as BigInt64Array;
       for (let i = 0; i < n; i++) d[i] = +(s[i] !== 0n);
@@ -52,13 +64,15 @@ export function castTensor(x: Tensor, to: DataType, dims: readonly number[]): Te
     // float32 and small integers are exact float32 values: the fast bit encoder; others round from doubles
     if (x.type === 'float32') return new Tensor('float16', float32ToHalfBits(x.data as Float32Array), dims);
     if (x.type === 'int8' || x.type === 'uint8' || x.type === 'int16' || x.type === 'uint16' || x.type === 'bool') {
-      return new Tensor('float16', float32ToHalfBits(Float32Array.from(x.data as NumericArray)), dims);
+      const values = SMALL_AS_FLOAT32.take('float32', n);
+      values.set(x.data as NumericArray);
+      return new Tensor('float16', float32ToHalfBits(values), dims);
     }
     const values = x.type === 'int64' ? Float64Array.from(x.data as BigInt64Array, Number) : (x.data as NumericArray);
     return new Tensor('float16', encodeFloat16(values), dims);
   }
   if (to === 'int64') {
-    const d = new BigInt64Array(n);
+    const d = allocate('int64', n);
     const s = numberValues(x);
     if (x.type === 'float32' || x.type === 'float64' || x.type === 'float16') {
       for (let i = 0; i < n; i++) d[i] = floatToInt64(s[i]!);

@@ -22,7 +22,7 @@ import { allocate } from '../../tensor/dtype.js';
 import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type OutputSpec } from '../registry.js';
 import { depthwiseConv2d } from './depthwise.js';
-import { sgemm } from './gemm.js';
+import { cachedPackedA, chooseGemmPath, GEMM_PATH_PACKED, sgemm, type PackedPanels } from './gemm.js';
 import { col2im, gridLineCount, im2col, type ConvGridGeometry } from './im2col.js';
 import { refConv, refConvTranspose } from './reference/conv.js';
 import { ScratchSlot } from './scratch.js';
@@ -82,6 +82,8 @@ interface MatmulArgs {
   cOffset: number;
   ldc: number;
   threads: number;
+  /** A (the weights) pre-packed for sgemm, when the weights are a constant (float32 only). */
+  packedA?: PackedPanels;
 }
 
 /** C = op(A) B, overwriting C: sgemm for float32, a plain i-p-j loop for float64. */
@@ -188,6 +190,10 @@ const conv: Kernel = (inputs, attrs, outputs, ctx) => {
   const rows = Cg * K;
   const linesPerTile = pointwise ? lines : Math.max(1, Math.min(lines, Math.floor(COLUMN_BUDGET / Math.max(1, rows * lineLength))));
   const cols = pointwise || rows * outPlane === 0 ? undefined : columnsFor(x, rows * linesPerTile * lineLength);
+  // constant float32 weights: GEMM panels of W[group] packed once and cached on the weight tensor
+  const constantWeights = ctx.constantInputs?.[1] === true && w.type === 'float32' && wv instanceof Float32Array;
+  const packedWeights = (g: number, n: number): PackedPanels | undefined =>
+    constantWeights && chooseGemmPath(Mg, n, rows) === GEMM_PATH_PACKED ? cachedPackedA(w, wv, g * Mg * rows, rows, false, Mg, rows) : undefined;
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < group; g++) {
       const xOffset = (n * C + g * Cg) * inPlane;
@@ -195,14 +201,14 @@ const conv: Kernel = (inputs, attrs, outputs, ctx) => {
       const common = { m: Mg, k: rows, a: wv, aOffset: g * Mg * rows, lda: rows, transA: false, c: y, ldc: outPlane, threads: ctx.threads };
       if (!cols) {
         // pointwise: the input plane already is the column matrix (or there is nothing to multiply)
-        matmul({ ...common, n: outPlane, b: xv, bOffset: xOffset, ldb: inPlane, cOffset: yOffset });
+        matmul({ ...common, n: outPlane, b: xv, bOffset: xOffset, ldb: inPlane, cOffset: yOffset, packedA: packedWeights(g, outPlane) });
         continue;
       }
       for (let first = 0; first < lines; first += linesPerTile) {
         const count = Math.min(linesPerTile, lines - first);
         const width = count * lineLength;
         im2col(xv, xOffset, geom, cols, { firstLine: first, lineCount: count });
-        matmul({ ...common, n: width, b: cols, bOffset: 0, ldb: width, cOffset: yOffset + first * lineLength });
+        matmul({ ...common, n: width, b: cols, bOffset: 0, ldb: width, cOffset: yOffset + first * lineLength, packedA: packedWeights(g, width) });
       }
     }
   }

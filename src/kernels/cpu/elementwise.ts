@@ -57,7 +57,7 @@ const where: Kernel = (inputs, _attrs, outputs) => {
     whereRowsFloat32(plan, c.data as Uint8Array, x.data as Float32Array, y.data as Float32Array, out as Float32Array);
   } else {
     const slots = (t: TypedArray): Slots<number | bigint> => t as unknown as Slots<number | bigint>;
-    whereRowsGeneric(plan, c.data as Uint8Array, slots(x.data), slots(y.data), slots(out));
+    whereRowsGeneric(plan, c.data as Uint8Array, slots(x.data as TypedArray), slots(y.data as TypedArray), slots(out as TypedArray));
   }
   return [new Tensor(spec.type, out, spec.dims)];
 };
@@ -90,7 +90,7 @@ const clip: Kernel = (inputs, _attrs, outputs) => {
     const lo = minT ? (minT.data as BigInt64Array)[0]! : undefined;
     const hi = maxT ? (maxT.data as BigInt64Array)[0]! : undefined;
     const s = x.data as BigInt64Array;
-    const d = new BigInt64Array(s.length);
+    const d = allocate('int64', s.length);
     for (let i = 0; i < s.length; i++) {
       let v = s[i]!;
       if (lo !== undefined && v < lo) v = lo;

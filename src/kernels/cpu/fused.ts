@@ -13,6 +13,7 @@
  * float32/float64), which is the saving over running the activation as its own node.
  */
 import { decodeFloat16, encodeFloat16 } from '../../tensor/float16.js';
+import { allocate, type TypedArray } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { getKernel, registerKernel, type AttrValue, type Attrs, type Kernel } from '../registry.js';
 import { float32ToHalfBits } from './half.js';
@@ -116,7 +117,9 @@ function fusedKernel(base: string): Kernel {
     // the activation writes in place: make sure the buffer is ours (a kernel may return a view of an input)
     const storage = y.raw();
     if (!y.isContiguous || y.offset !== 0 || inputs.some((t) => t !== undefined && t.raw() === storage)) {
-      const copy = new Tensor(y.type, y.data.slice(), y.dims);
+      const own = allocate(y.type, y.size);
+      (own as { set(a: ArrayLike<number | bigint>): void }).set(y.data as TypedArray);
+      const copy = new Tensor(y.type, own as TypedArray, y.dims);
       y.dispose();
       y = copy;
     }

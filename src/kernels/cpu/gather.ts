@@ -15,17 +15,33 @@
  *   float16 is decoded to float32, reduced and re-encoded.
  * - DepthToSpace / SpaceToDepth are one pass with contiguous reads along W.
  */
-import type { NumericArray, TypedArray } from '../../tensor/dtype.js';
+import { allocate, type DataType, type NumericArray, type TensorStorage, type TypedArray } from '../../tensor/dtype.js';
 import { stridesOf } from '../../tensor/shape.js';
 import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel } from '../registry.js';
+import { ScratchSlot } from './scratch.js';
 import { outputTensor } from './util.js';
+
+/** Per-call scratch (see ./scratch.ts): wrapped indices, offset tables and their odometer, float index values. */
+const WRAPPED = new ScratchSlot();
+const OFFSETS = new ScratchSlot();
+const ODOMETER = new ScratchSlot();
+const INDEX_VALUES = new ScratchSlot();
+const HALF_WORK = new ScratchSlot();
+
+/** A copy of `src` (a contiguous tensor's data) in a new output buffer of `type` from `allocate`. */
+function copyOf(type: DataType, src: TypedArray): TypedArray {
+  if (Array.isArray(src)) return src.slice() as unknown as TypedArray; // string tensors: a plain array copy
+  const out = allocate(type, src.length) as TypedArray;
+  (out as { set(a: ArrayLike<number | bigint>): void }).set(src);
+  return out;
+}
 import './resize.js';
 
 /** A typed array seen as plain indexable storage (numbers, or bigints for int64; copied as they are). */
 type Elements = { [i: number]: number; length: number };
 
-function elements(a: TypedArray): Elements {
+function elements(a: TensorStorage): Elements {
   return a as unknown as Elements;
 }
 
@@ -33,8 +49,8 @@ function elements(a: TypedArray): Elements {
 const SET_THRESHOLD = 16;
 
 /** Copy `n` elements src[s..s+n) -> dst[d..d+n) between arrays of the same kind. */
-function copyRun(dst: TypedArray, d: number, src: TypedArray, s: number, n: number): void {
-  if (n >= SET_THRESHOLD) {
+function copyRun(dst: TensorStorage, d: number, src: TensorStorage, s: number, n: number): void {
+  if (n >= SET_THRESHOLD && !Array.isArray(dst)) {
     (dst as Float32Array).set((src as Float32Array).subarray(s, s + n), d);
     return;
   }
@@ -43,10 +59,13 @@ function copyRun(dst: TypedArray, d: number, src: TypedArray, s: number, n: numb
   for (let i = 0; i < n; i++) de[d + i] = se[s + i]!;
 }
 
-/** Index tensor values as non-negative Int32 positions; the bound of flat position p is bounds[p % bounds.length]. */
+/**
+ * Index tensor values as non-negative Int32 positions; the bound of flat position p is bounds[p % bounds.length].
+ * The result is a reused scratch buffer, valid until the next call.
+ */
 export function wrapIndices(indices: Tensor, bounds: readonly number[]): Int32Array {
   const n = indices.size;
-  const out = new Int32Array(n);
+  const out = WRAPPED.take('int32', n);
   const m = bounds.length;
   if (indices.type === 'int64') {
     const src = indices.data as BigInt64Array;
@@ -126,12 +145,12 @@ const gatherKernel: Kernel = (inputs, attrs, outputs) => {
  */
 function elementOffsets(idxDims: readonly number[], dataDims: readonly number[], axis: number): Int32Array {
   const n = product(idxDims);
-  const out = new Int32Array(n);
+  const out = OFFSETS.take('int32', n);
   if (n === 0) return out;
   const rank = idxDims.length;
   const ds = stridesOf(dataDims);
   const step = ds.map((s, d) => (d === axis ? 0 : s));
-  const counter = new Int32Array(rank);
+  const counter = ODOMETER.take('int32', rank, true);
   let pos = 0;
   for (let p = 0; p < n; p++) {
     out[p] = pos;
@@ -258,10 +277,11 @@ function boolCombine(r: Reduction): Combine {
  */
 function scatterSetup(data: Tensor, updates: Tensor, reduction: Reduction): { out: TypedArray; upd: TypedArray; combine: Combine; finish: () => Tensor } {
   if (data.type === 'float16' && reduction !== 'none') {
-    const out = Float32Array.from(data.numbers());
+    const out = HALF_WORK.take('float32', data.size);
+    out.set(data.numbers());
     return { out, upd: updates.numbers(), combine: floatCombine(reduction), finish: () => fromNumbers('float16', out, data.dims) };
   }
-  const out = data.data.slice() as TypedArray;
+  const out = copyOf(data.type, data.data as TypedArray);
   const combine =
     data.type === 'int64'
       ? int64Combine(reduction)
@@ -270,7 +290,7 @@ function scatterSetup(data: Tensor, updates: Tensor, reduction: Reduction): { ou
         : data.type === 'float32' || data.type === 'float64' || data.type === 'float16'
           ? floatCombine(reduction)
           : intCombine(reduction);
-  return { out, upd: updates.data, combine, finish: () => new Tensor(data.type, out, data.dims) };
+  return { out, upd: updates.data as TypedArray, combine, finish: () => new Tensor(data.type, out, data.dims) };
 }
 
 const scatterElementsKernel: Kernel = (inputs, attrs) => {
@@ -298,7 +318,7 @@ const scatterElementsKernel: Kernel = (inputs, attrs) => {
 /** Flat data offsets (in elements, within one batch) of each coordinate tuple of `idx` (k values per tuple). */
 function tupleOffsets(idx: Int32Array, k: number, strides: readonly number[], first: number): Int32Array {
   const nTuples = k === 0 ? 0 : idx.length / k;
-  const out = new Int32Array(nTuples);
+  const out = OFFSETS.take('int32', nTuples);
   for (let t = 0, p = 0; t < nTuples; t++) {
     let off = 0;
     for (let j = 0; j < k; j++, p++) off += idx[p]! * strides[first + j]!;
@@ -350,7 +370,7 @@ const scatterNDKernel: Kernel = (inputs, attrs) => {
 function indexNumbers(t: Tensor): NumericArray {
   if (t.type === 'int64') {
     const src = t.data as BigInt64Array;
-    const out = new Float64Array(src.length);
+    const out = INDEX_VALUES.take('float64', src.length);
     const max = BigInt(Number.MAX_SAFE_INTEGER);
     for (let i = 0; i < src.length; i++) {
       const v = src[i]!;
@@ -394,7 +414,7 @@ const triluKernel: Kernel = (inputs, attrs) => {
   const kInput = inputs[1];
   const k = kInput ? Number((kInput.data as BigInt64Array)[0]!) : 0;
   const upper = attrs.upper !== 0;
-  const out = x.data.slice() as TypedArray;
+  const out = copyOf(x.type, x.data as TypedArray);
   const rows = x.dims[x.rank - 2]!;
   const cols = x.dims[x.rank - 1]!;
   const matrices = product(x.dims, 0, x.rank - 2);

@@ -40,6 +40,18 @@
  * operand into shared memory for the workers costs about what a second thread saves (measured: 1x4096x4096
  * went from 12 ms on one thread to 28-39 ms on two with the copy).
  *
+ * Pre-packed operands: a constant operand (a Conv or MatMul weight) can be packed once, with `packMatrixA` /
+ * `packMatrixB` or the caching `cachedPackedA` / `cachedPackedB`, into the whole-matrix panel layout below and
+ * passed as `packedA` / `packedB`; the packed path then reads panels from it instead of packing per call. The
+ * panels live in a SharedArrayBuffer shared once with the pool workers (pool.shareWithWorkers), so a parallel
+ * call copies nothing of that operand. Whole-matrix layout of op(A) (m x k): for each K block starting at pc
+ * (depth kc), at pc * roundUp(m, MR), the MR-row panels of all rows, panel i at i * MR * kc, each kc x MR
+ * (zero padded); op(B) likewise with NR-column panels and roundUp(n, NR). The values in the panels are the same
+ * doubles the per-call packing produces, so results do not change.
+ * A parallel call packs whichever operand is not pre-packed once, by the calling thread, straight into the
+ * shared arena in that same layout; the chunks then only run micro-kernels (no repacking of the other operand
+ * per chunk, no raw copies of A or B).
+ *
  * Other paths, chosen from (m, n, k) alone so that every thread takes the same one:
  *   - tiny problems (m*n*k <= 256): the direct triple loop (packing would cost more than it saves);
  *   - m = 1 (a row vector times a matrix, e.g. a 1x4096x4096 layer): streaming over B rows with a double
@@ -49,7 +61,8 @@
  * Cost: 2mnk FLOPs; bytes moved about 4(mk*ceil(n/NC) + kn + 2mn*ceil(k/KC)) plus packs.
  */
 import { KernelError } from '../../tensor/errors.js';
-import { MAX_TASK_CHUNKS, poolSupported, readyWorkerCount, runChunked, sharedArena, TASK_GEMM } from './pool.js';
+import { PlanCache } from './scratch.js';
+import { isSharedWithWorkers, MAX_TASK_CHUNKS, poolSupported, readyWorkerCount, runChunked, shareWithWorkers, sharedArena, TASK_GEMM } from './pool.js';
 
 /** Arguments of one GEMM call. Leading dimensions are row strides in elements. */
 export interface GemmArgs {
@@ -77,6 +90,27 @@ export interface GemmArgs {
   beta?: number;
   /** Threads to use (default 1). The result is bitwise identical for any value. */
   threads?: number;
+  /**
+   * op(A) already packed: `packMatrixA(a, aOffset, lda, transA, m, k)` of exactly this call's A (or the cached
+   * equivalent). Used by the packed path; the other paths read `a`. A handle of another m or k is an error.
+   */
+  packedA?: PackedPanels;
+  /** op(B) already packed: `packMatrixB(b, bOffset, ldb, transB, k, n)` of exactly this call's B. */
+  packedB?: PackedPanels;
+}
+
+/** One operand of a GEMM packed into whole-matrix panels (see the file comment for the layout). */
+export interface PackedPanels {
+  /** Which operand: 'A' (MR-row panels of op(A)) or 'B' (NR-column panels of op(B)). */
+  readonly side: 'A' | 'B';
+  /** Rows of op(A) (side A) or columns of op(B) (side B). */
+  readonly extent: number;
+  /** The shared dimension. */
+  readonly k: number;
+  /** The panels (backed by a SharedArrayBuffer where the pool is supported). */
+  readonly data: Float64Array;
+  /** Id under which pool workers see `data` (-1: not shared yet); refreshed when the pool restarts. */
+  sharedId: number;
 }
 
 /** Rows of the register tile. */
@@ -259,10 +293,10 @@ function gemmColVector(p: GemmProblem, ws: GemmWorkspace): void {
 // ---------------------------------------------------------------------------------------------------------
 // Packed path.
 
-/** Pack rows [ic, ic+mc) x depth [pc, pc+kc) of op(A) into MR-row panels (kc x MR each, zero padded). */
-function packPanelsA(p: GemmProblem, ic: number, mc: number, pc: number, kc: number, pa: Float64Array): void {
+/** Pack rows [ic, ic+mc) x depth [pc, pc+kc) of op(A) into MR-row panels (kc x MR each, zero padded) at pa[start]. */
+function packPanelsA(p: GemmProblem, ic: number, mc: number, pc: number, kc: number, pa: Float64Array, start: number): void {
   const { a, ao, lda } = p;
-  let q = 0;
+  let q = start;
   for (let i = 0; i < mc; i += GEMM_MR) {
     const rows = Math.min(GEMM_MR, mc - i);
     if (!p.transA) {
@@ -286,10 +320,10 @@ function packPanelsA(p: GemmProblem, ic: number, mc: number, pc: number, kc: num
   }
 }
 
-/** Pack depth [pc, pc+kc) x columns [jc, jc+nc) of op(B) into NR-column panels (kc x NR each, zero padded). */
-function packPanelsB(p: GemmProblem, jc: number, nc: number, pc: number, kc: number, pb: Float64Array): void {
+/** Pack depth [pc, pc+kc) x columns [jc, jc+nc) of op(B) into NR-column panels (kc x NR each, zero padded) at pb[start]. */
+function packPanelsB(p: GemmProblem, jc: number, nc: number, pc: number, kc: number, pb: Float64Array, start: number): void {
   const { b, bo, ldb } = p;
-  let q = 0;
+  let q = start;
   for (let j = 0; j < nc; j += GEMM_NR) {
     const cols = Math.min(GEMM_NR, nc - j);
     if (!p.transB) {
@@ -369,36 +403,183 @@ function storeTile(tile: Float64Array, c: Float32Array, cStart: number, ldc: num
   }
 }
 
-function gemmPacked(p: GemmProblem, ws: GemmWorkspace): void {
+function roundUp(x: number, step: number): number {
+  return Math.ceil(x / step) * step;
+}
+
+/** Pack all of op(A) (m x k) into whole-matrix panels at dst[start] (roundUp(m, MR) * k doubles). */
+function packWholeA(p: GemmProblem, dst: Float64Array, start: number): void {
+  const mPad = roundUp(p.m, GEMM_MR);
+  for (let pc = 0; pc < p.k; pc += GEMM_KC) packPanelsA(p, 0, p.m, pc, Math.min(GEMM_KC, p.k - pc), dst, start + pc * mPad);
+}
+
+/** Pack all of op(B) (k x n) into whole-matrix panels at dst[start] (roundUp(n, NR) * k doubles). */
+function packWholeB(p: GemmProblem, dst: Float64Array, start: number): void {
+  const nPad = roundUp(p.n, GEMM_NR);
+  for (let pc = 0; pc < p.k; pc += GEMM_KC) packPanelsB(p, 0, p.n, pc, Math.min(GEMM_KC, p.k - pc), dst, start + pc * nPad);
+}
+
+/**
+ * The packed path over rows [r0, r1) and columns [c0, c1) of C (r0 a multiple of MR and c0 of NR unless the
+ * range starts at 0). `wholeA` / `wholeB` (with their start index) are whole-matrix panels of op(A) / op(B);
+ * an operand without them is packed block by block into the workspace.
+ */
+function gemmPackedRange(
+  p: GemmProblem,
+  ws: GemmWorkspace,
+  wholeA: Float64Array | undefined,
+  wholeAStart: number,
+  wholeB: Float64Array | undefined,
+  wholeBStart: number,
+  r0: number,
+  r1: number,
+  c0: number,
+  c1: number,
+): void {
   const { m, n, k, c, co, ldc, alpha, beta } = p;
+  if (r1 <= r0 || c1 <= c0) return;
+  const mPad = roundUp(m, GEMM_MR);
+  const nPad = roundUp(n, GEMM_NR);
   const kcMax = Math.min(GEMM_KC, k);
-  const mcMax = Math.min(GEMM_MC, Math.ceil(m / GEMM_MR) * GEMM_MR);
-  const ncMax = Math.min(GEMM_NC, Math.ceil(n / GEMM_NR) * GEMM_NR);
-  if (ws.packA.length < mcMax * kcMax) ws.packA = new Float64Array(mcMax * kcMax);
-  if (ws.packB.length < ncMax * kcMax) ws.packB = new Float64Array(ncMax * kcMax);
-  const pa = ws.packA;
-  const pb = ws.packB;
+  if (!wholeA) {
+    const mcMax = Math.min(GEMM_MC, roundUp(r1 - r0, GEMM_MR));
+    if (ws.packA.length < mcMax * kcMax) ws.packA = new Float64Array(mcMax * kcMax);
+  }
+  if (!wholeB) {
+    const ncMax = Math.min(GEMM_NC, roundUp(c1 - c0, GEMM_NR));
+    if (ws.packB.length < ncMax * kcMax) ws.packB = new Float64Array(ncMax * kcMax);
+  }
   const tile = ws.tile;
-  for (let jc = 0; jc < n; jc += GEMM_NC) {
-    const nc = Math.min(GEMM_NC, n - jc);
+  for (let jc = c0; jc < c1; jc += GEMM_NC) {
+    const nc = Math.min(GEMM_NC, c1 - jc);
     for (let pc = 0; pc < k; pc += GEMM_KC) {
       const kc = Math.min(GEMM_KC, k - pc);
       const firstBlock = pc === 0;
-      packPanelsB(p, jc, nc, pc, kc, pb);
-      for (let ic = 0; ic < m; ic += GEMM_MC) {
-        const mc = Math.min(GEMM_MC, m - ic);
-        packPanelsA(p, ic, mc, pc, kc, pa);
+      let pb: Float64Array;
+      let bBase: number;
+      if (wholeB) {
+        pb = wholeB;
+        bBase = wholeBStart + pc * nPad + jc * kc;
+      } else {
+        pb = ws.packB;
+        bBase = 0;
+        packPanelsB(p, jc, nc, pc, kc, pb, 0);
+      }
+      for (let ic = r0; ic < r1; ic += GEMM_MC) {
+        const mc = Math.min(GEMM_MC, r1 - ic);
+        let pa: Float64Array;
+        let aBase: number;
+        if (wholeA) {
+          pa = wholeA;
+          aBase = wholeAStart + pc * mPad + ic * kc;
+        } else {
+          pa = ws.packA;
+          aBase = 0;
+          packPanelsA(p, ic, mc, pc, kc, pa, 0);
+        }
         for (let j = 0; j < nc; j += GEMM_NR) {
           const cols = Math.min(GEMM_NR, nc - j);
-          const bStart = j * kc;
+          const bStart = bBase + j * kc;
           for (let i = 0; i < mc; i += GEMM_MR) {
-            gemmMicroKernel4x8(kc, pa, i * kc, pb, bStart, tile);
+            gemmMicroKernel4x8(kc, pa, aBase + i * kc, pb, bStart, tile);
             storeTile(tile, c, co + (ic + i) * ldc + jc + j, ldc, Math.min(GEMM_MR, mc - i), cols, alpha, beta, firstBlock);
           }
         }
       }
     }
   }
+}
+
+function gemmPacked(p: GemmProblem, ws: GemmWorkspace): void {
+  gemmPackedRange(p, ws, undefined, 0, undefined, 0, 0, p.m, 0, p.n);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pre-packed operands.
+
+/** A Float64Array of `length` in shared memory where the pool can use it, else ordinary memory. */
+function panelStorage(length: number): Float64Array {
+  if (poolSupported()) return new Float64Array(new SharedArrayBuffer(Math.max(8, length * 8)), 0, length);
+  return new Float64Array(length);
+}
+
+/** Share `packed` with the current pool's workers (again after a pool restart); false where impossible. */
+function ensureShared(packed: PackedPanels): boolean {
+  const buffer = packed.data.buffer;
+  if (!(typeof SharedArrayBuffer === 'function' && buffer instanceof SharedArrayBuffer)) return false;
+  if (packed.sharedId >= 0 && isSharedWithWorkers(packed.sharedId, buffer)) return true;
+  packed.sharedId = shareWithWorkers(buffer, packed);
+  return packed.sharedId >= 0;
+}
+
+/** Pack op(A) (m x k; A stored from `offset` with row stride `ld`, transposed when `trans`) once, for `packedA`. */
+export function packMatrixA(a: Float32Array, offset: number, ld: number, trans: boolean, m: number, k: number): PackedPanels {
+  const p = resolveGemmArgs({ m, n: 0, k, a, aOffset: offset, lda: ld, transA: trans, b: a, ldb: 0, c: a, ldc: 0 });
+  if (m > 0 && k > 0) {
+    const ext = trans ? [k, m] : [m, k];
+    checkExtent('A', a, offset, ext[0]!, ext[1]!, ld);
+  }
+  const data = panelStorage(roundUp(m, GEMM_MR) * k);
+  packWholeA(p, data, 0);
+  return { side: 'A', extent: m, k, data, sharedId: -1 };
+}
+
+/** Pack op(B) (k x n; B stored from `offset` with row stride `ld`, transposed when `trans`) once, for `packedB`. */
+export function packMatrixB(b: Float32Array, offset: number, ld: number, trans: boolean, k: number, n: number): PackedPanels {
+  const p = resolveGemmArgs({ m: 0, n, k, a: b, lda: 0, b, bOffset: offset, ldb: ld, transB: trans, c: b, ldc: 0 });
+  if (n > 0 && k > 0) {
+    const ext = trans ? [n, k] : [k, n];
+    checkExtent('B', b, offset, ext[0]!, ext[1]!, ld);
+  }
+  const data = panelStorage(roundUp(n, GEMM_NR) * k);
+  packWholeB(p, data, 0);
+  return { side: 'B', extent: n, k, data, sharedId: -1 };
+}
+
+interface PackCacheEntry {
+  readonly source: ArrayBufferLike;
+  readonly byteOffset: number;
+  readonly offset: number;
+  readonly ld: number;
+  readonly trans: boolean;
+  readonly rows: number;
+  readonly k: number;
+  readonly packed: PackedPanels;
+}
+
+/** Packs by owner (a constant weight tensor), at most PACKS_PER_OWNER each (e.g. one per Conv group). */
+const packCache = new WeakMap<object, PackCacheEntry[]>();
+const PACKS_PER_OWNER = 64;
+
+function cachedPack(side: 'A' | 'B', owner: object, x: Float32Array, offset: number, ld: number, trans: boolean, rows: number, k: number): PackedPanels {
+  let entries = packCache.get(owner);
+  if (!entries) {
+    entries = [];
+    packCache.set(owner, entries);
+  }
+  for (const e of entries) {
+    if (e.packed.side === side && e.source === x.buffer && e.byteOffset === x.byteOffset && e.offset === offset && e.ld === ld && e.trans === trans && e.rows === rows && e.k === k) {
+      return e.packed;
+    }
+  }
+  const packed = side === 'A' ? packMatrixA(x, offset, ld, trans, rows, k) : packMatrixB(x, offset, ld, trans, k, rows);
+  if (entries.length >= PACKS_PER_OWNER) entries.shift();
+  entries.push({ source: x.buffer, byteOffset: x.byteOffset, offset, ld, trans, rows, k, packed });
+  return packed;
+}
+
+/**
+ * `packMatrixA` of a constant operand, packed once and kept for as long as `owner` lives (a WeakMap keyed by
+ * `owner`, e.g. the weight tensor; entries also match on the storage, offset, ld, trans and shape). Only for
+ * data that never changes while `owner` lives (a session's initializers): the cache never rereads `a`.
+ */
+export function cachedPackedA(owner: object, a: Float32Array, offset: number, ld: number, trans: boolean, m: number, k: number): PackedPanels {
+  return cachedPack('A', owner, a, offset, ld, trans, m, k);
+}
+
+/** `packMatrixB` of a constant operand, cached per `owner` like `cachedPackedA`. */
+export function cachedPackedB(owner: object, b: Float32Array, offset: number, ld: number, trans: boolean, k: number, n: number): PackedPanels {
+  return cachedPack('B', owner, b, offset, ld, trans, n, k);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -450,12 +631,26 @@ export function resolveGemmArgs(args: GemmArgs): GemmProblem {
   return p;
 }
 
+function checkPacked(packed: PackedPanels | undefined, side: 'A' | 'B', extent: number, k: number): void {
+  if (!packed) return;
+  if (packed.side !== side || packed.extent !== extent || packed.k !== k) {
+    const what = side === 'A' ? `m = ${extent}, k = ${k}` : `k = ${k}, n = ${extent}`;
+    throw new KernelError(`sgemm: packed${side} holds side ${packed.side} of extent ${packed.extent}, k ${packed.k}; this call needs ${what}`);
+  }
+}
+
 /** C = alpha * op(A) op(B) + beta * C. Bitwise identical results for any `threads`. */
 export function sgemm(args: GemmArgs): void {
   const p = resolveGemmArgs(args);
+  checkPacked(args.packedA, 'A', p.m, p.k);
+  checkPacked(args.packedB, 'B', p.n, p.k);
   const path = chooseGemmPath(p.m, p.n, p.k);
   const threads = args.threads ?? 1;
-  if (threads > 1 && path === GEMM_PATH_PACKED && 2 * p.m * p.n * p.k >= GEMM_PARALLEL_MIN_FLOPS && sgemmParallel(p, path, threads)) return;
+  if (threads > 1 && path === GEMM_PATH_PACKED && 2 * p.m * p.n * p.k >= GEMM_PARALLEL_MIN_FLOPS && sgemmParallel(p, threads, args.packedA, args.packedB)) return;
+  if (path === GEMM_PATH_PACKED && p.m > 0 && p.n > 0) {
+    gemmPackedRange(p, mainWorkspace, args.packedA?.data, 0, args.packedB?.data, 0, 0, p.m, 0, p.n);
+    return;
+  }
   computeGemm(p, path, mainWorkspace);
 }
 
@@ -474,8 +669,8 @@ const GEMM_MIN_CHUNK = 64;
 /** Smallest chunk of the guided schedule (rows or columns; a multiple of MR and NR). */
 const GEMM_TAIL_CHUNK = 16;
 
-let scheduleKey = '';
-let scheduleStarts = new Int32Array(0);
+/** Schedules by (extent, threads): a model runs several GEMM shapes, so one cached entry is not enough. */
+const schedules = new PlanCache<Int32Array>((starts) => starts.length, 256);
 
 /**
  * Chunk boundaries of a guided schedule: `extent` rows or columns for `threads` threads, each chunk taking
@@ -486,8 +681,10 @@ let scheduleStarts = new Int32Array(0);
  * a pure function of its arguments, so the calling thread and every worker derive the same chunks.
  */
 export function gemmChunkStarts(extent: number, threads: number): Int32Array {
-  const key = `${extent}:${threads}`;
-  if (key === scheduleKey) return scheduleStarts;
+  return schedules.get(`${extent}:${threads}`, () => buildChunkStarts(extent, threads));
+}
+
+function buildChunkStarts(extent: number, threads: number): Int32Array {
   const minChunk = Math.max(GEMM_TAIL_CHUNK, Math.ceil(extent / (MAX_TASK_CHUNKS - 1) / 8) * 8);
   const starts = [0];
   for (let lo = 0; lo < extent; ) {
@@ -495,29 +692,20 @@ export function gemmChunkStarts(extent: number, threads: number): Int32Array {
     lo = Math.min(extent, lo + Math.max(minChunk, share));
     starts.push(lo);
   }
-  scheduleKey = key;
-  scheduleStarts = Int32Array.from(starts);
-  return scheduleStarts;
-}
-
-/** The sub-problem of `p` covering rows (splitRows) or columns [lo, hi) of C. */
-function gemmChunkProblem(p: GemmProblem, splitRows: boolean, lo: number, hi: number): GemmProblem {
-  if (splitRows) {
-    return { ...p, m: hi - lo, ao: p.ao + lo * (p.transA ? 1 : p.lda), co: p.co + lo * p.ldc };
-  }
-  return { ...p, n: hi - lo, bo: p.bo + lo * (p.transB ? p.ldb : 1), co: p.co + lo };
+  return Int32Array.from(starts);
 }
 
 /**
- * Run `p` on the calling thread plus pool workers. The rows (or, when there are more column tiles than row
- * tiles, the columns) of C are cut into chunks of shrinking size (`gemmChunkStarts`); all threads claim chunks
- * in order from a shared counter (./pool.ts). The calling thread computes its chunks in place on the caller's arrays; workers
- * read copies of A and B (and C when beta != 0) in the shared arena, write their chunks of C there, and those
- * chunks are copied back. Every chunk is computed by the same code whoever runs it, and the chunk boundaries
- * only cut rows or columns, so the result is bitwise identical to one thread. Returns false when no worker is
- * ready.
+ * Run `p` (packed path) on the calling thread plus pool workers. Operands come as whole-matrix panels in shared
+ * memory: a pre-packed operand as it is (shared with the workers once), the other one packed now by the calling
+ * thread into the shared arena. The rows (or, when there are more column tiles than row tiles, the columns) of
+ * C are cut into chunks of shrinking size (`gemmChunkStarts`); all threads claim chunks in order from a shared
+ * counter (./pool.ts). The calling thread stores its chunks in place in the caller's C; workers store theirs
+ * into C's image in the arena (which holds a copy of C when beta != 0), copied back afterwards. Every chunk runs
+ * the same micro-kernels and stores on the same panels whoever runs it, and chunks only cut rows or columns, so
+ * the result is bitwise identical to one thread. Returns false when no worker is ready.
  */
-function sgemmParallel(p: GemmProblem, path: number, threads: number): boolean {
+function sgemmParallel(p: GemmProblem, threads: number, packedA: PackedPanels | undefined, packedB: PackedPanels | undefined): boolean {
   if (!poolSupported()) return false;
   const { m, n, k } = p;
   const splitRows = Math.ceil(m / GEMM_MR) >= Math.ceil(n / GEMM_NR);
@@ -528,22 +716,36 @@ function sgemmParallel(p: GemmProblem, path: number, threads: number): boolean {
   if (workers < 1) return false;
   const starts = gemmChunkStarts(extent, workers + 1);
   const total = starts.length - 1;
-  // arena: dense copies of A and B as stored, then C (m x n)
-  const aRows = p.transA ? k : m;
-  const aCols = p.transA ? m : k;
-  const bRows = p.transB ? n : k;
-  const bCols = p.transB ? k : n;
-  const aOff = 0;
-  const bOff = aRows * aCols;
-  const cOff = bOff + bRows * bCols;
-  const arena = sharedArena(cOff + m * n);
+  const sharedA = packedA !== undefined && ensureShared(packedA);
+  const sharedB = packedB !== undefined && ensureShared(packedB);
+  // arena (float32 words): C (m x n), then, 8-byte aligned, the panels of whichever operand is not shared
+  const cOff = 0;
+  const aPanels = roundUp(m, GEMM_MR) * k;
+  const bPanels = roundUp(n, GEMM_NR) * k;
+  const aStart = Math.ceil((m * n) / 2); // in doubles
+  const bStart = aStart + (sharedA ? 0 : aPanels);
+  const arena = sharedArena(2 * (bStart + (sharedB ? 0 : bPanels)));
   if (!arena) return false;
-  copyBlock(p.a, p.ao, p.lda, aRows, aCols, arena, aOff, aCols);
-  copyBlock(p.b, p.bo, p.ldb, bRows, bCols, arena, bOff, bCols);
+  const arena64 = new Float64Array(arena.buffer, 0, Math.floor(arena.buffer.byteLength / 8));
+  if (!sharedA) {
+    if (packedA) arena64.set(packedA.data, aStart);
+    else packWholeA(p, arena64, aStart);
+  }
+  if (!sharedB) {
+    if (packedB) arena64.set(packedB.data, bStart);
+    else packWholeB(p, arena64, bStart);
+  }
   if (p.beta !== 0) copyBlock(p.c, p.co, p.ldc, m, n, arena, cOff, n);
-  const params = [m, n, k, aOff, aCols, p.transA ? 1 : 0, bOff, bCols, p.transB ? 1 : 0, cOff, n, p.alpha, p.beta, path, splitRows ? 1 : 0, workers + 1];
+  const wholeA = sharedA ? packedA!.data : arena64;
+  const wholeAStart = sharedA ? 0 : aStart;
+  const wholeB = sharedB ? packedB!.data : arena64;
+  const wholeBStart = sharedB ? 0 : bStart;
+  const params = [m, n, k, sharedA ? packedA!.sharedId : -1, wholeAStart, sharedB ? packedB!.sharedId : -1, wholeBStart, cOff, p.alpha, p.beta, splitRows ? 1 : 0, workers + 1];
   const { owners } = runChunked(TASK_GEMM, params, total, workers, (chunk) => {
-    computeGemm(gemmChunkProblem(p, splitRows, starts[chunk]!, starts[chunk + 1]!), path, mainWorkspace);
+    const lo = starts[chunk]!;
+    const hi = starts[chunk + 1]!;
+    if (splitRows) gemmPackedRange(p, mainWorkspace, wholeA, wholeAStart, wholeB, wholeBStart, lo, hi, 0, n);
+    else gemmPackedRange(p, mainWorkspace, wholeA, wholeAStart, wholeB, wholeBStart, 0, m, lo, hi);
   });
   for (let chunk = 0; chunk < total; chunk++) {
     if (owners[chunk] === 0) continue;
@@ -555,27 +757,44 @@ function sgemmParallel(p: GemmProblem, path: number, threads: number): boolean {
   return true;
 }
 
-/** Worker side of TASK_GEMM: compute chunk `chunk` of the problem described by `params` over the shared arena. */
-export function runGemmChunk(params: Float64Array, arena: Float32Array, chunk: number, ws: GemmWorkspace): void {
+/** A worker's Float64 view of the arena, rebuilt when the arena buffer changes. */
+let workerArena64: Float64Array<ArrayBufferLike> = new Float64Array(0);
+
+/**
+ * Worker side of TASK_GEMM: compute chunk `chunk` of the problem described by `params` over the shared arena;
+ * `sharedBuffer(id)` gives a buffer shared with pool.shareWithWorkers (pre-packed panels).
+ */
+export function runGemmChunk(params: Float64Array, arena: Float32Array, chunk: number, ws: GemmWorkspace, sharedBuffer: (id: number) => Float64Array): void {
+  if (workerArena64.buffer !== arena.buffer) workerArena64 = new Float64Array(arena.buffer, 0, Math.floor(arena.buffer.byteLength / 8));
+  const m = params[0]!;
+  const n = params[1]!;
+  const k = params[2]!;
+  const aId = params[3]!;
+  const bId = params[5]!;
+  const wholeA = aId >= 0 ? sharedBuffer(aId) : workerArena64;
+  const wholeB = bId >= 0 ? sharedBuffer(bId) : workerArena64;
   const p: GemmProblem = {
-    m: params[0]!,
-    n: params[1]!,
-    k: params[2]!,
+    m,
+    n,
+    k,
     a: arena,
-    ao: params[3]!,
-    lda: params[4]!,
-    transA: params[5] === 1,
+    ao: 0,
+    lda: k,
+    transA: false,
     b: arena,
-    bo: params[6]!,
-    ldb: params[7]!,
-    transB: params[8] === 1,
+    bo: 0,
+    ldb: n,
+    transB: false,
     c: arena,
-    co: params[9]!,
-    ldc: params[10]!,
-    alpha: params[11]!,
-    beta: params[12]!,
+    co: params[7]!,
+    ldc: n,
+    alpha: params[8]!,
+    beta: params[9]!,
   };
-  const splitRows = params[14] === 1;
-  const starts = gemmChunkStarts(splitRows ? p.m : p.n, params[15]!);
-  computeGemm(gemmChunkProblem(p, splitRows, starts[chunk]!, starts[chunk + 1]!), params[13]!, ws);
+  const splitRows = params[10] === 1;
+  const starts = gemmChunkStarts(splitRows ? m : n, params[11]!);
+  const lo = starts[chunk]!;
+  const hi = starts[chunk + 1]!;
+  if (splitRows) gemmPackedRange(p, ws, wholeA, params[4]!, wholeB, params[6]!, lo, hi, 0, n);
+  else gemmPackedRange(p, ws, wholeA, params[4]!, wholeB, params[6]!, 0, m, lo, hi);
 }

@@ -9,10 +9,12 @@
  *   and the top payload bits;
  * - |x| < 2^-14 (subnormal halves): round |x| * 2^24 to an integer, ties to even (exact in doubles).
  * Only float32 values go through it: a double or a large integer would be rounded twice.
+ * The default output buffer comes from `allocate` (a session's arena when one is active).
  */
+import { allocate } from '../../tensor/dtype.js';
 
 /** Half bits of every float32 in `values` (round to nearest even). */
-export function float32ToHalfBits(values: Float32Array, out: Uint16Array = new Uint16Array(values.length)): Uint16Array {
+export function float32ToHalfBits(values: Float32Array, out: Uint16Array = allocate('float16', values.length)): Uint16Array {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   for (let i = 0; i < bits.length; i++) {
     const f = bits[i]!;

@@ -19,6 +19,10 @@
  * many adds. Both are memory bound; the GEMM they feed does 2*M*C*K*O FLOPs.
  */
 import type { NumericArray } from '../../tensor/dtype.js';
+import { ScratchSlot } from './scratch.js';
+
+/** Per-call column bounds (see columnBounds); reused from call to call. */
+const BOUNDS = new ScratchSlot();
 
 /** Geometry of one unfold: one group's channels, image and output-grid spatial dims, window parameters. */
 export interface ConvGridGeometry {
@@ -102,7 +106,7 @@ export function gridLineCount(g: ConvGridGeometry): number {
  * ow*sw - pw + kw*dw lies inside [0, w). Packed as lo at 2*kw, hi at 2*kw+1.
  */
 function columnBounds(g: Grid3): Int32Array {
-  const b = new Int32Array(2 * g.kw);
+  const b = BOUNDS.take('int32', 2 * g.kw);
   for (let kw = 0; kw < g.kw; kw++) {
     const shift = kw * g.dw - g.pw; // input column of ow = 0
     const lo = Math.min(g.ow, Math.max(0, Math.ceil(-shift / g.sw)));

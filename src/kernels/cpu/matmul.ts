@@ -14,13 +14,20 @@
  *
  * Cost: 2 * batch * M * N * K operations; float32 runs at about 5 GFLOP/s per thread (see gemm.ts).
  */
-import type { NumericArray } from '../../tensor/dtype.js';
+import { allocate, type NumericArray } from '../../tensor/dtype.js';
 import { decodeFloat16 } from '../../tensor/float16.js';
 import { sizeOf } from '../../tensor/shape.js';
-import { fromNumbers, type Tensor } from '../../tensor/tensor.js';
+import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel, type KernelContext, type OutputSpec } from '../registry.js';
-import { sgemm } from './gemm.js';
+import { cachedPackedB, chooseGemmPath, GEMM_PATH_PACKED, sgemm } from './gemm.js';
+import { PlanCache, ScratchSlot } from './scratch.js';
 import { broadcastIndex, outputTensor } from './util.js';
+
+/** Batch plans by operand shapes (read-only once built). */
+const batchPlans = new PlanCache<BatchPlan>((p) => 3 * p.aOffsets.length);
+/** Row accumulator of the int32 product; float32 result of a float16 product before encoding. */
+const INT_ACC = new ScratchSlot();
+const HALF_WORK = new ScratchSlot();
 
 /** One product's location: rows x depth x cols and the element offsets of A, B and C in their arrays. */
 interface BatchPlan {
@@ -35,6 +42,10 @@ interface BatchPlan {
 
 /** Plan the products of a MatMul of contiguous a and b (numpy promotion and batch broadcasting). */
 function planMatMul(aDims: readonly number[], bDims: readonly number[]): BatchPlan {
+  return batchPlans.get(`${aDims.join(',')}|${bDims.join(',')}`, () => buildBatchPlan(aDims, bDims));
+}
+
+function buildBatchPlan(aDims: readonly number[], bDims: readonly number[]): BatchPlan {
   const a2 = aDims.length === 1 ? [1, aDims[0]!] : [...aDims];
   const b2 = bDims.length === 1 ? [bDims[0]!, 1] : [...bDims];
   const m0 = a2[a2.length - 2]!;
@@ -68,11 +79,17 @@ function planMatMul(aDims: readonly number[], bDims: readonly number[]): BatchPl
   return { m: m0, n, k, aOffsets, bOffsets, yOffsets };
 }
 
-/** Y = A B for each planned product, float32, through sgemm. */
-function matmulFloat32(a: Float32Array, b: Float32Array, y: Float32Array, plan: BatchPlan, threads: number): void {
+/**
+ * Y = A B for each planned product, float32, through sgemm. `constantB` (the B tensor, when it is a constant
+ * such as a session initializer) lets sgemm reuse B's packed panels, cached on that tensor.
+ */
+function matmulFloat32(a: Float32Array, b: Float32Array, y: Float32Array, plan: BatchPlan, threads: number, constantB?: Tensor): void {
   const { m, n, k } = plan;
+  const packB = constantB !== undefined && chooseGemmPath(m, n, k) === GEMM_PATH_PACKED;
   for (let t = 0; t < plan.aOffsets.length; t++) {
-    sgemm({ m, n, k, a, aOffset: plan.aOffsets[t]!, lda: k, b, bOffset: plan.bOffsets[t]!, ldb: n, c: y, cOffset: plan.yOffsets[t]!, ldc: n, threads });
+    const bOffset = plan.bOffsets[t]!;
+    const packedB = packB ? cachedPackedB(constantB, b, bOffset, n, false, k, n) : undefined;
+    sgemm({ m, n, k, a, aOffset: plan.aOffsets[t]!, lda: k, b, bOffset, ldb: n, c: y, cOffset: plan.yOffsets[t]!, ldc: n, threads, packedB });
   }
 }
 
@@ -97,7 +114,7 @@ function matmulFloat64(a: Float64Array, b: Float64Array, y: Float64Array, plan: 
 /** Y = A B for int32 or uint32 (wrapping 32-bit arithmetic through Math.imul; the typed store wraps too). */
 function matmulInt32(a: Int32Array | Uint32Array, b: Int32Array | Uint32Array, y: Int32Array | Uint32Array, plan: BatchPlan): void {
   const { m, n, k } = plan;
-  const acc = new Int32Array(n);
+  const acc = INT_ACC.take('int32', n);
   for (let t = 0; t < plan.aOffsets.length; t++) {
     const ao = plan.aOffsets[t]!;
     const bo = plan.bOffsets[t]!;
@@ -136,10 +153,10 @@ function matmulInt64(a: BigInt64Array, b: BigInt64Array, y: BigInt64Array, plan:
 function runProducts(a: Tensor, b: Tensor, y: Tensor, plan: BatchPlan, ctx: KernelContext): Tensor {
   switch (a.type) {
     case 'float32':
-      matmulFloat32(a.data as Float32Array, b.data as Float32Array, y.data as Float32Array, plan, ctx.threads);
+      matmulFloat32(a.data as Float32Array, b.data as Float32Array, y.data as Float32Array, plan, ctx.threads, ctx.constantInputs?.[1] ? b : undefined);
       return y;
     case 'float16': {
-      const out = new Float32Array(y.size);
+      const out = HALF_WORK.take('float32', y.size, true);
       matmulFloat32(decodeFloat16(a.data as Uint16Array), decodeFloat16(b.data as Uint16Array), out, plan, ctx.threads);
       return fromNumbers('float16', out, y.dims);
     }
@@ -184,8 +201,17 @@ function fillWithC(y: Float32Array, c: NumericArray, cDims: readonly number[], m
     y.set(c);
     return;
   }
-  const idx = broadcastIndex(cDims, [m, n]);
-  for (let i = 0; i < y.length; i++) y[i] = c[idx[i]!]!;
+  // C is [M, 1], [1, N], [N] or [M, N]-shaped data of another broadcastable form: rows and columns of C
+  const rank = cDims.length;
+  const cCols = rank >= 1 ? cDims[rank - 1]! : 1;
+  const cRows = rank === 2 ? cDims[0]! : 1;
+  const rowStep = cRows === 1 ? 0 : cCols;
+  const colStep = cCols === 1 ? 0 : 1;
+  for (let i = 0; i < m; i++) {
+    const ci = i * rowStep;
+    const yi = i * n;
+    for (let j = 0; j < n; j++) y[yi + j] = c[ci + j * colStep]!;
+  }
 }
 
 const gemmKernel: Kernel = (inputs, attrs, outputs: readonly OutputSpec[], ctx) => {
@@ -205,10 +231,12 @@ const gemmKernel: Kernel = (inputs, attrs, outputs: readonly OutputSpec[], ctx) 
   if (a.type === 'float32' || a.type === 'float16') {
     const af = a.type === 'float16' ? decodeFloat16(a.data as Uint16Array) : (a.data as Float32Array);
     const bf = b.type === 'float16' ? decodeFloat16(b.data as Uint16Array) : (b.data as Float32Array);
-    const y = new Float32Array(m * n);
+    const half = a.type === 'float16';
+    const y = half ? HALF_WORK.take('float32', m * n, true) : allocate('float32', m * n);
     if (useC) fillWithC(y, c.numbers(), c.dims, m, n);
-    sgemm({ m, n, k, a: af, lda, transA, b: bf, ldb, transB, c: y, ldc: n, alpha, beta: useC ? beta : 0, threads: ctx.threads });
-    return [a.type === 'float16' ? fromNumbers('float16', y, [m, n]) : fromNumbers('float32', y, [m, n])];
+    const packedB = a.type === 'float32' && b.type === 'float32' && ctx.constantInputs?.[1] && chooseGemmPath(m, n, k) === GEMM_PATH_PACKED ? cachedPackedB(b, bf, 0, ldb, transB, k, n) : undefined;
+    sgemm({ m, n, k, a: af, lda, transA, b: bf, ldb, transB, c: y, ldc: n, alpha, beta: useC ? beta : 0, threads: ctx.threads, packedB });
+    return [half ? fromNumbers('float16', y, [m, n]) : new Tensor('float32', y, [m, n])];
   }
   const out = outputTensor(spec);
   const aStride = transA ? [1, lda] : [lda, 1];

@@ -28,7 +28,7 @@ type Storage = TypedArray & { set(src: ArrayLike<number | bigint>, offset?: numb
 const bitCast: Kernel = (inputs, _attrs, outputs) => {
   const x = inputs[0]!;
   const spec = outputs[0]!;
-  const d = x.data;
+  const d = x.data as TypedArray;
   const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
   const Ctor = containerOf(spec.type);
   return [new Tensor(spec.type, new Ctor(bytes.buffer, 0, x.size), spec.dims)];

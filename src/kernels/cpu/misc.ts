@@ -18,6 +18,7 @@ import './losses.js';
 import './attention.js';
 import './misc-extra.js';
 import './training.js';
+import './string.js';
 import { allocate, type NumericArray, type TypedArray } from '../../tensor/dtype.js';
 import { numberToHalfBits } from '../../tensor/float16.js';
 import { sizeOf } from '../../tensor/shape.js';

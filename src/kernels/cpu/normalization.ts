@@ -19,12 +19,22 @@ import { broadcastStrides, stridesOf } from '../../tensor/shape.js';
 import { fromNumbers, type Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel, type OutputSpec } from '../registry.js';
 import { planReduction, reducedOffsetsOf, splitAtAxis, storeFloat64 } from './reduce-blocks.js';
+import { ScratchSlot } from './scratch.js';
 import { broadcastIndex, outputTensor } from './util.js';
+
+/** Per-call scratch rows (see ./scratch.ts); each kernel uses distinct slots for rows alive together. */
+const HALF_WORK = new ScratchSlot();
+const STATS_A = new ScratchSlot();
+const STATS_B = new ScratchSlot();
+const COEF_A = new ScratchSlot();
+const COEF_B = new ScratchSlot();
+const RUN_A = new ScratchSlot();
+const RUN_B = new ScratchSlot();
 
 /** An output buffer for `spec`: the output tensor's own array, or a Float32Array for float16. */
 function floatOutput(spec: OutputSpec): { dst: NumericArray; finish: () => Tensor } {
   if (spec.type === 'float16') {
-    const dst = new Float32Array(spec.dims.reduce((p, d) => p * d, 1));
+    const dst = HALF_WORK.take('float32', spec.dims.reduce((p, d) => p * d, 1), true);
     return { dst, finish: () => fromNumbers('float16', dst, spec.dims) };
   }
   const t = outputTensor(spec);
@@ -61,8 +71,8 @@ const batchNormalization: Kernel = (inputs, attrs, outputs) => {
   const channels = attrs.spatial === 0 ? perSample : x.rank === 1 ? 1 : x.dims[1]!;
   const inner = channels === 0 ? 0 : perSample / channels;
   const src = x.numbers();
-  const mean = new Float64Array(channels);
-  const variance = new Float64Array(channels);
+  const mean = STATS_A.take('float64', channels, true);
+  const variance = STATS_B.take('float64', channels, true);
   if (training) {
     const count = n * inner;
     for (let c = 0; c < channels; c++) {
@@ -87,8 +97,8 @@ const batchNormalization: Kernel = (inputs, attrs, outputs) => {
     mean.set(inMean);
     variance.set(inVar);
   }
-  const mul = new Float64Array(channels);
-  const add = new Float64Array(channels);
+  const mul = COEF_A.take('float64', channels, true);
+  const add = COEF_B.take('float64', channels, true);
   for (let c = 0; c < channels; c++) {
     mul[c] = scale[c]! / Math.sqrt(variance[c]! + eps);
     add[c] = bias[c]! - mean[c]! * mul[c]!;
@@ -105,8 +115,8 @@ const batchNormalization: Kernel = (inputs, attrs, outputs) => {
   const result = [finish()];
   if (training) {
     const momentum = attrs.momentum as number;
-    const runMean = new Float64Array(channels);
-    const runVar = new Float64Array(channels);
+    const runMean = RUN_A.take('float64', channels, true);
+    const runVar = RUN_B.take('float64', channels, true);
     for (let c = 0; c < channels; c++) {
       runMean[c] = inMean[c]! * momentum + mean[c]! * (1 - momentum);
       runVar[c] = inVar[c]! * momentum + variance[c]! * (1 - momentum);
@@ -171,8 +181,8 @@ const groupNormalization: Kernel = (inputs, attrs, outputs) => {
   if (attrs.per_group_params === 1) {
     // opset 18-20: one scale/bias per group, repeated over the group's channels
     const per = c / g;
-    const s = new Float64Array(c);
-    const b = new Float64Array(c);
+    const s = COEF_A.take('float64', c, true);
+    const b = COEF_B.take('float64', c, true);
     for (let ch = 0; ch < c; ch++) {
       s[ch] = scale[Math.floor(ch / per)]!;
       b[ch] = bias[Math.floor(ch / per)]!;
@@ -218,8 +228,8 @@ const layerNormalization: Kernel = (inputs, attrs, outputs) => {
   const scaleIdx = isTrailingBlock(scaleT.dims, x.dims, axis) ? undefined : broadcastIndex(scaleT.dims, x.dims);
   const biasIdx = biasT && !isTrailingBlock(biasT.dims, x.dims, axis) ? broadcastIndex(biasT.dims, x.dims) : undefined;
   const { dst, finish } = floatOutput(outputs[0]!);
-  const means = new Float64Array(outer);
-  const invs = new Float64Array(outer);
+  const means = STATS_A.take('float64', outer, true);
+  const invs = STATS_B.take('float64', outer, true);
   for (let o = 0; o < outer; o++) {
     const base = o * norm;
     const [mean, variance] = meanVar(src, base, norm);
@@ -285,7 +295,7 @@ const lpNormalization: Kernel = (inputs, attrs, outputs) => {
   const { outer, d, inner } = splitAtAxis(x.dims, attrs.axis as number);
   const src = x.numbers();
   const { dst, finish } = floatOutput(outputs[0]!);
-  const norms = new Float64Array(inner);
+  const norms = STATS_A.take('float64', inner, true);
   for (let o = 0; o < outer; o++) {
     const base = o * d * inner;
     norms.fill(0);

@@ -30,8 +30,8 @@ import {
   TASK_GEMM,
   TASK_PARAM_WORDS,
   TASK_THROW_FOR_TEST,
-  type ArenaMessage,
   type ErrorMessage,
+  type PoolPortMessage,
   type PoolWorkerData,
 } from './pool.js';
 
@@ -43,18 +43,39 @@ const base = ctrlSlotBase(slot);
 const workspace = new GemmWorkspace();
 let arenaGeneration = 0;
 let arena: Float32Array = new Float32Array(0);
+/** Long-lived shared buffers by id (pool.shareWithWorkers), as Float64 views. */
+const sharedBuffers = new Map<number, Float64Array>();
+
+/** Apply one message from the caller; false when the port had none. */
+function takeMessage(): boolean {
+  const msg = receiveMessageOnPort(port);
+  if (!msg) return false;
+  const m = msg.message as PoolPortMessage;
+  if (m.type === 'arena') {
+    if (m.generation >= arenaGeneration) {
+      arenaGeneration = m.generation;
+      arena = new Float32Array(m.buffer, 0, Math.floor(m.buffer.byteLength / 4));
+    }
+  } else if (m.type === 'shared') {
+    sharedBuffers.set(m.id, new Float64Array(m.buffer, 0, Math.floor(m.buffer.byteLength / 8)));
+  } else if (m.type === 'drop') {
+    sharedBuffers.delete(m.id);
+  }
+  return true;
+}
 
 /** Take the arena of the current generation from the port (it was posted before the generation moved). */
 function refreshArena(): void {
   const wanted = Atomics.load(ctrl, CTRL_ARENA_GEN);
-  while (arenaGeneration !== wanted) {
-    const msg = receiveMessageOnPort(port);
-    if (!msg) continue; // posted but not yet queued: spin until it is
-    const m = msg.message as ArenaMessage;
-    if (m.type === 'arena' && m.generation >= arenaGeneration) {
-      arenaGeneration = m.generation;
-      arena = new Float32Array(m.buffer, 0, Math.floor(m.buffer.byteLength / 4));
-    }
+  while (arenaGeneration !== wanted) takeMessage(); // posted but maybe not yet queued: spin until it is
+}
+
+/** The shared buffer `id` as Float64; drains the port until it has arrived (it was posted before the task). */
+function sharedBuffer(id: number): Float64Array {
+  for (;;) {
+    const buffer = sharedBuffers.get(id);
+    if (buffer) return buffer;
+    takeMessage();
   }
 }
 
@@ -73,7 +94,7 @@ function nextWakeUp(seen: number): number {
 }
 
 function runChunk(kind: number, chunk: number): void {
-  if (kind === TASK_GEMM) runGemmChunk(params, arena, chunk, workspace);
+  if (kind === TASK_GEMM) runGemmChunk(params, arena, chunk, workspace, sharedBuffer);
   else if (kind === TASK_DEPTHWISE) runDepthwiseChunk(params, arena, chunk);
   else if (kind === TASK_THROW_FOR_TEST) throw new Error(`pool self-test failure ${params[0]}`);
   else throw new Error(`pool worker: unknown task kind ${kind}`);

@@ -18,7 +18,12 @@
  *     task parameters;
  *   - the arena (a SharedArrayBuffer of float32, grown on demand) holding operands and results. Growing it
  *     posts the new buffer to every worker on its MessagePort and bumps the generation; a worker that sees a
- *     newer generation takes the buffer synchronously with `receiveMessageOnPort`.
+ *     newer generation takes the buffer synchronously with `receiveMessageOnPort`;
+ *   - long-lived shared buffers (`shareWithWorkers`: e.g. a convolution's weights packed once into GEMM panels)
+ *     are posted once to every worker with an id (and again to workers started later); a task names them by
+ *     id, and a worker that does not have an id yet drains its port until it arrives (the post happens before
+ *     any task that uses it, and a port delivers in order). When the owner object of such a buffer is
+ *     garbage-collected, a 'drop' message lets the workers forget it (processed the next time they drain).
  *
  * Workers spin on their SEQ word for POOL_SPIN_MS after each task (a hot worker joins within about a
  * microsecond during a run of operations) and then sleep in Atomics.wait (waking one costs 35-60 us). They are
@@ -112,6 +117,22 @@ export interface ArenaMessage {
   buffer: SharedArrayBuffer;
 }
 
+/** A long-lived shared buffer that tasks name by `id` (see `shareWithWorkers`). */
+export interface SharedBufferMessage {
+  type: 'shared';
+  id: number;
+  buffer: SharedArrayBuffer;
+}
+
+/** The owner of shared buffer `id` is gone: workers may forget it. */
+export interface DropSharedMessage {
+  type: 'drop';
+  id: number;
+}
+
+/** Any message on a worker's port, caller to worker. */
+export type PoolPortMessage = ArenaMessage | SharedBufferMessage | DropSharedMessage;
+
 /** Messages on a worker's port, worker to caller. */
 export interface ErrorMessage {
   type: 'error';
@@ -146,7 +167,12 @@ interface PoolState {
   /** Set when a worker could not start: the pool then stays single-threaded. */
   brokenReason: string | undefined;
   tasksRun: number;
+  /** Buffers shared with workers by id (weakly held: their owners keep them alive). */
+  shared: Map<number, WeakRef<SharedArrayBuffer>>;
 }
+
+/** Ids of shared buffers: unique for the life of the process (a pool restarted by shutdownPool never reuses one). */
+let nextSharedId = 0;
 
 let state: PoolState | undefined;
 let supportChecked = false;
@@ -188,6 +214,7 @@ function getState(): PoolState | undefined {
       arenaGeneration: 0,
       brokenReason: undefined,
       tasksRun: 0,
+      shared: new Map(),
     };
   }
   return state;
@@ -243,6 +270,11 @@ function spawn(st: PoolState, slotIndex: number): void {
     slot.dead = true;
   });
   if (st.arena) port1.postMessage({ type: 'arena', generation: st.arenaGeneration, buffer: st.arena } satisfies ArenaMessage);
+  for (const [id, ref] of st.shared) {
+    const buffer = ref.deref();
+    if (buffer) port1.postMessage({ type: 'shared', id, buffer } satisfies SharedBufferMessage);
+    else st.shared.delete(id);
+  }
   st.slots[slotIndex] = slot;
 }
 
@@ -303,6 +335,36 @@ export function sharedArena(floats: number): Float32Array | undefined {
     Atomics.store(st.ctrl, CTRL_ARENA_GEN, st.arenaGeneration);
   }
   return new Float32Array(st.arena, 0, Math.floor(st.arena.byteLength / 4));
+}
+
+/** Posts 'drop' for a shared buffer once its owner is garbage-collected. */
+const sharedOwners = new FinalizationRegistry<{ st: PoolState; id: number }>(({ st, id }) => {
+  st.shared.delete(id);
+  for (const slot of st.slots) {
+    if (slot && !slot.dead) slot.port.postMessage({ type: 'drop', id } satisfies DropSharedMessage);
+  }
+});
+
+/**
+ * Make `buffer` readable by every pool worker (present and future) under the returned id, for as long as
+ * `owner` (which must keep `buffer` alive) lives. Returns -1 where the pool is unsupported. The caller must not
+ * write into the buffer after sharing it unless no task is running (workers read it without locks).
+ */
+export function shareWithWorkers(buffer: SharedArrayBuffer, owner: object): number {
+  const st = getState();
+  if (!st) return -1;
+  const id = nextSharedId++;
+  st.shared.set(id, new WeakRef(buffer));
+  for (const slot of st.slots) {
+    if (slot && !slot.dead) slot.port.postMessage({ type: 'shared', id, buffer } satisfies SharedBufferMessage);
+  }
+  sharedOwners.register(owner, { st, id });
+  return id;
+}
+
+/** True when `buffer` is shared with the current pool's workers under `id` (false after a pool restart). */
+export function isSharedWithWorkers(id: number, buffer: SharedArrayBuffer): boolean {
+  return state !== undefined && state.shared.get(id)?.deref() === buffer;
 }
 
 /** How long the caller spins on the completed count before sleeping on it. */

@@ -17,10 +17,17 @@
  * Cost: one read per window tap, N*C*O*K in all (O output positions, K kernel taps); global pools read each
  * element once, with four accumulators.
  */
-import type { NumericArray } from '../../tensor/dtype.js';
+import { allocate, type NumericArray } from '../../tensor/dtype.js';
 import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type OutputSpec } from '../registry.js';
 import { refGlobalPool, refPool, type PoolKind, type RefPoolAttrs } from './reference/conv.js';
+import { PlanCache, ScratchSlot } from './scratch.js';
+
+/** Window tables by input/output shapes and window attributes (read-only once built). */
+const geometries = new PlanCache<Pool3>((g) => 4 * (g.od + g.oh + g.ow));
+/** float32 results of float16 pools before encoding; MaxPool's int32 indices before widening to int64. */
+const HALF_WORK = new ScratchSlot();
+const INDICES = new ScratchSlot();
 
 /** Valid-tap tables of one spatial axis. */
 interface AxisTable {
@@ -66,6 +73,11 @@ interface Pool3 {
 }
 
 function pool3(x: Tensor, spec: OutputSpec, attrs: Attrs): Pool3 {
+  const key = `${x.dims.join(',')}|${spec.dims.join(',')}|${(attrs['kernel_shape'] as number[]).join(',')}|${(attrs['strides'] as number[]).join(',')}|${(attrs['dilations'] as number[]).join(',')}|${(attrs['pads'] as number[]).join(',')}`;
+  return geometries.get(key, () => buildPool3(x, spec, attrs));
+}
+
+function buildPool3(x: Tensor, spec: OutputSpec, attrs: Attrs): Pool3 {
   const rank = x.rank - 2;
   const lead = 3 - rank;
   const pad3 = (a: readonly number[], fill: number): number[] => [...new Array<number>(lead).fill(fill), ...a];
@@ -97,12 +109,13 @@ function inputValues(x: Tensor): NumericArray {
   return x.type === 'float16' ? (x.numbers() as Float32Array) : (x.data as NumericArray);
 }
 
-/** An output buffer of x's computing type (float32 for float16). */
+/** A zero-filled output buffer of x's computing type (from `allocate`; a float32 scratch for float16). */
 function outputBuffer(x: Tensor, n: number): NumericArray {
-  if (x.type === 'float64') return new Float64Array(n);
-  if (x.type === 'int8') return new Int8Array(n);
-  if (x.type === 'uint8') return new Uint8Array(n);
-  return new Float32Array(n);
+  if (x.type === 'float64') return allocate('float64', n);
+  if (x.type === 'int8') return allocate('int8', n);
+  if (x.type === 'uint8') return allocate('uint8', n);
+  if (x.type === 'float16') return HALF_WORK.take('float32', n, true);
+  return allocate('float32', n);
 }
 
 function finish(spec: OutputSpec, values: NumericArray): Tensor {
@@ -114,9 +127,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Write non-negative (or -1) indices < 2^31 into an int64 tensor's storage without BigInt conversions. */
 function int64Indices(indices: Int32Array, spec: OutputSpec): Tensor {
-  const out = new BigInt64Array(indices.length);
+  const out = allocate('int64', indices.length);
   if (LITTLE_ENDIAN) {
-    const words = new Int32Array(out.buffer);
+    const words = new Int32Array(out.buffer, out.byteOffset, 2 * out.length);
     for (let i = 0; i < indices.length; i++) {
       const v = indices[i]!;
       words[2 * i] = v;
@@ -144,7 +157,7 @@ const maxPool: Kernel = (inputs, attrs, outputs) => {
   const g = pool3(x, spec, attrs);
   const xv = inputValues(x);
   const y = outputBuffer(x, g.planes * g.od * g.oh * g.ow);
-  const idx = wantIndices ? new Int32Array(y.length) : undefined;
+  const idx = wantIndices ? INDICES.take('int32', y.length, true) : undefined;
   const { d: D, h: H, w: W, tD, tH, tW } = g;
   const plane = D * H * W;
   const empty = emptyMax(x);

@@ -13,13 +13,19 @@
  * M*K + K*N unpacked elements.
  */
 import { f16round } from '@petamoriken/float16';
-import type { DataType, NumericArray } from '../../tensor/dtype.js';
+import { allocate, type DataType, type NumericArray } from '../../tensor/dtype.js';
 import { integerRange, roundHalfEven } from '../../tensor/numeric.js';
 import { Tensor, fromNumbers } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel } from '../registry.js';
 import { outputTensor } from './util.js';
 import { integerMatmul, unpackCentered } from './integer-gemm.js';
+import { ScratchSlot } from './scratch.js';
 import './quantize-conv.js';
+import './quant-fused.js';
+
+/** float32 values of float16 dequantizations; QLinearMatMul's requantization multipliers (./scratch.ts). */
+const HALF_WORK = new ScratchSlot();
+const MULTIPLIERS = new ScratchSlot();
 
 /** Geometry of a parameter layout over a tensor: sizes of the [outer, axis, inner] view and the block size. */
 interface ParamWalk {
@@ -89,7 +95,7 @@ const dequantizeLinear: Kernel = (inputs, attrs, outputs) => {
   const xs = x.numbers();
   const ss = scale.numbers();
   const zs = zp ? zp.numbers() : undefined;
-  const vals = new Float32Array(x.size);
+  const vals = spec.type === 'float16' ? HALF_WORK.take('float32', x.size, true) : allocate('float32', x.size);
   const w = paramWalk(x.dims, scale.dims, attrs.axis as number, attrs.block_size as number);
   let p = 0;
   for (let o = 0; o < w.outer; o++) {
@@ -123,7 +129,11 @@ const dynamicQuantizeLinear: Kernel = (inputs, _attrs, outputs) => {
     const q = roundHalfEven(Math.fround(xs[i]! / scale)) + zp;
     d[i] = q < 0 ? 0 : q > 255 ? 255 : q;
   }
-  return [y, new Tensor('float32', new Float32Array([scale]), []), new Tensor('uint8', new Uint8Array([zp]), [])];
+  const scaleData = allocate('float32', 1);
+  scaleData[0] = scale;
+  const zpData = allocate('uint8', 1);
+  zpData[0] = zp;
+  return [y, new Tensor('float32', scaleData, []), new Tensor('uint8', zpData, [])];
 };
 
 function promote(dims: readonly number[], side: 'a' | 'b'): number[] {
@@ -172,7 +182,7 @@ const qlinearMatMul: Kernel = (inputs, _attrs, outputs) => {
   const ysv = ys!.numbers()[0]!;
   const zy = yzp!.numbers()[0]!;
   // requantisation multiplier per (row, column): (a_scale * b_scale / y_scale) in the scales' precision
-  const mult = new Float64Array(m * n);
+  const mult = MULTIPLIERS.take('float64', m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) mult[i * n + j] = prec(prec(asv[asv.length === 1 ? 0 : i]! * bsv[bsv.length === 1 ? 0 : j]!) / ysv);
   }

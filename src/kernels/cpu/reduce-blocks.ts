@@ -2,10 +2,16 @@
  * Helpers shared by the reduce-family CPU kernels (reduce, softmax, normalization, einsum): the
  * reduction plan (outer bases x reduced offsets x inner block), the [outer, D, inner] split around an axis, integer dtype ranges, and storing float64 results into any dtype.
  */
-import type { DataType, NumericArray } from '../../tensor/dtype.js';
-import { fromNumbers, type Tensor } from '../../tensor/tensor.js';
+import { allocate, type DataType, type NumericArray } from '../../tensor/dtype.js';
+import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import type { OutputSpec } from '../registry.js';
+import { PlanCache } from './scratch.js';
 import { outputTensor } from './util.js';
+
+/** Reduction plans by dims and axes (read-only once built; see ./scratch.ts). */
+const reductionPlans = new PlanCache<ReductionPlan>((p) => p.outerBases.length + p.reducedOffsets.length);
+/** The explicit 0..r-1 offset table of contiguous plans, built once per plan. */
+const runTables = new WeakMap<ReductionPlan, Int32Array>();
 
 /** Sizes before, at and after `axis`. */
 export function splitAtAxis(dims: readonly number[], axis: number): { outer: number; d: number; inner: number } {
@@ -28,7 +34,16 @@ export const INT_RANGE: Partial<Record<DataType, readonly [number, number]>> = {
 
 /** A tensor of `spec` from float64 values (float16 encoded, integers truncated and wrapped, NaN -> 0). */
 export function storeFloat64(values: Float64Array, spec: OutputSpec): Tensor {
-  if (spec.type === 'float16' || spec.type === 'int64') return fromNumbers(spec.type, values, spec.dims);
+  if (spec.type === 'float16') return fromNumbers(spec.type, values, spec.dims);
+  if (spec.type === 'int64') {
+    // as fromNumbers: truncate, non-finite values become 0
+    const d = allocate('int64', values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      d[i] = Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+    }
+    return new Tensor('int64', d, spec.dims);
+  }
   const out = outputTensor(spec);
   const d = out.data as NumericArray;
   if (spec.type === 'bool') for (let i = 0; i < values.length; i++) d[i] = values[i] ? 1 : 0;
@@ -81,6 +96,10 @@ export function enumerateOffsets(sizes: readonly number[], strides: readonly num
 
 /** Plan a reduction of a contiguous tensor of `dims` over the axes in `axes`. */
 export function planReduction(dims: readonly number[], axes: readonly number[]): ReductionPlan {
+  return reductionPlans.get(`${dims.join(',')}|${axes.join(',')}`, () => buildReductionPlan(dims, axes));
+}
+
+function buildReductionPlan(dims: readonly number[], axes: readonly number[]): ReductionPlan {
   const reduced = new Set(axes);
   let outCount = 1;
   let reducedCount = 1;
@@ -129,7 +148,11 @@ export function planReduction(dims: readonly number[], axes: readonly number[]):
 /** The reduced offsets of a plan, as a table even when they are the run 0, 1, ..., reducedCount - 1. */
 export function reducedOffsetsOf(plan: ReductionPlan): Int32Array {
   if (!plan.reducedContiguous || plan.reducedOffsets.length === plan.reducedCount) return plan.reducedOffsets;
-  const out = new Int32Array(plan.reducedCount);
-  for (let k = 0; k < out.length; k++) out[k] = k;
+  let out = runTables.get(plan);
+  if (!out) {
+    out = new Int32Array(plan.reducedCount);
+    for (let k = 0; k < out.length; k++) out[k] = k;
+    runTables.set(plan, out);
+  }
   return out;
 }

@@ -17,11 +17,21 @@
  * each length-D line; for k <= 16 it keeps the best k in a sorted buffer while scanning (O(N k)), otherwise
  * it sorts an index array (O(N log D)).
  */
-import type { DataType, NumericArray } from '../../tensor/dtype.js';
+import { allocate, type DataType, type NumericArray } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type OutputSpec } from '../registry.js';
 import { INT_RANGE, planReduction, reducedOffsetsOf, splitAtAxis, storeFloat64, type ReductionPlan } from './reduce-blocks.js';
+import { ScratchSlot } from './scratch.js';
 import { outputTensor } from './util.js';
+
+/** Per-call scratch (see ./scratch.ts): double accumulators and shifts, ArgMax/TopK/CumSum work rows. */
+const ACC = new ScratchSlot();
+const SHIFT = new ScratchSlot();
+const BEST = new ScratchSlot();
+const BEST_INDEX = new ScratchSlot();
+const LINE = new ScratchSlot();
+const ORDER = new ScratchSlot();
+const SUMS = new ScratchSlot();
 
 // ---------------------------------------------------------------------------------------------------------
 // Float64 accumulation loops (every dtype but int64)
@@ -185,7 +195,7 @@ function extremeLoop(src: NumericArray, acc: Float64Array, plan: ReductionPlan, 
 function logSumExpLoop(src: NumericArray, acc: Float64Array, plan: ReductionPlan): void {
   const { outerBases, inner, reducedCount: r } = plan;
   const reducedOffsets = reducedOffsetsOf(plan);
-  const shift = new Float64Array(acc.length);
+  const shift = SHIFT.take('float64', acc.length, true);
   extremeLoop(src, shift, plan, false);
   for (let i = 0; i < shift.length; i++) if (!Number.isFinite(shift[i]!)) shift[i] = 0;
   for (let o = 0; o < outerBases.length; o++) {
@@ -239,7 +249,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 
 function reduceInt64(x: Tensor, plan: ReductionPlan, kind: ReduceKind, spec: OutputSpec): Tensor {
   const src = x.data as BigInt64Array;
-  const out = new BigInt64Array(plan.outCount);
+  const out = allocate('int64', plan.outCount);
   const { outerBases, inner, reducedCount: r } = plan;
   const reducedOffsets = reducedOffsetsOf(plan);
   if (r === 0 || plan.outCount === 0) {
@@ -302,7 +312,7 @@ function reduceKernel(kind: ReduceKind): Kernel {
     const spec = outputs[0]!;
     const plan = planReduction(x.dims, attrs.axes as readonly number[]);
     if (x.type === 'int64') return [reduceInt64(x, plan, kind, spec)];
-    const acc = new Float64Array(plan.outCount);
+    const acc = ACC.take('float64', plan.outCount, true);
     if (plan.outCount === 0) return [outputTensor(spec)];
     if (plan.reducedCount === 0) {
       acc.fill(emptyValue(kind, x.type));
@@ -374,9 +384,9 @@ function argKernel(isMin: boolean): Kernel {
     const last = attrs.select_last_index === 1;
     const { outer, d, inner } = splitAtAxis(x.dims, axis);
     const src = comparable(x);
-    const out = new BigInt64Array(outer * inner);
-    const best = src instanceof BigInt64Array ? new BigInt64Array(inner) : new Float64Array(inner);
-    const bestIdx = new Int32Array(inner);
+    const out = allocate('int64', outer * inner);
+    const best = src instanceof BigInt64Array ? BEST.take('int64', inner, true) : BEST.take('float64', inner, true);
+    const bestIdx = BEST_INDEX.take('int32', inner, true);
     if (inner === 1 && !(src instanceof BigInt64Array)) {
       // contiguous lines: a scalar running best
       for (let o = 0; o < outer; o++) {
@@ -434,9 +444,9 @@ const topK: Kernel = (inputs, attrs, outputs) => {
   const raw = x.data as unknown as { [i: number]: number | bigint };
   const values = outputTensor(outputs[0]!);
   const valueData = values.data as unknown as { [i: number]: number | bigint };
-  const indexData = new BigInt64Array(outer * k * inner);
-  const line: Float64Array | BigInt64Array = src instanceof BigInt64Array ? new BigInt64Array(d) : new Float64Array(d);
-  const order = new Int32Array(d);
+  const indexData = allocate('int64', outer * k * inner);
+  const line: Float64Array | BigInt64Array = src instanceof BigInt64Array ? LINE.take('int64', d, true) : LINE.take('float64', d, true);
+  const order = ORDER.take('int32', d, true);
   const sign = largest ? 1 : -1;
   // < 0 when position a comes before b: larger (or smaller) value first, NaN as the largest value, ties by
   // lower index
@@ -496,8 +506,8 @@ const cumSum: Kernel = (inputs, attrs: Attrs, outputs) => {
   const step = reverse ? -1 : 1;
   if (x.type === 'int64') {
     const src = x.data as BigInt64Array;
-    const dst = new BigInt64Array(x.size);
-    const acc = new BigInt64Array(inner);
+    const dst = allocate('int64', x.size);
+    const acc = ACC.take('int64', inner, true);
     for (let o = 0; o < outer; o++) {
       acc.fill(0n);
       for (let t = 0, k = first; t < d; t++, k += step) {
@@ -517,7 +527,7 @@ const cumSum: Kernel = (inputs, attrs: Attrs, outputs) => {
     return [new Tensor('int64', dst, spec.dims)];
   }
   const src = x.numbers();
-  const sums = new Float64Array(x.size);
+  const sums = SUMS.take('float64', x.size, true);
   if (inner === 1) {
     // each line is contiguous: one running scalar
     for (let o = 0; o < outer; o++) {
@@ -536,7 +546,7 @@ const cumSum: Kernel = (inputs, attrs: Attrs, outputs) => {
     }
     return [storeFloat64(sums, spec)];
   }
-  const acc = new Float64Array(inner);
+  const acc = ACC.take('float64', inner, true);
   for (let o = 0; o < outer; o++) {
     acc.fill(0);
     for (let t = 0, k = first; t < d; t++, k += step) {

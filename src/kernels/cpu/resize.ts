@@ -34,7 +34,16 @@ import { KernelError } from '../../tensor/errors.js';
 import { encodeFloat16 } from '../../tensor/float16.js';
 import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel } from '../registry.js';
+import { PlanCache, ScratchSlot } from './scratch.js';
 import { outputTensor } from './util.js';
+
+/** Axis tables by geometry and settings (read-only once built), and per-call column tables (./scratch.ts). */
+const axisTables = new PlanCache<AxisTable>((t) => 2 * t.outLen * t.taps + t.outLen);
+const COLUMN_INDEX = new ScratchSlot();
+const COLUMN_INDEX_2 = new ScratchSlot();
+const COLUMN_WEIGHT = new ScratchSlot();
+const COLUMN_WEIGHT_2 = new ScratchSlot();
+const COLUMN_OUTSIDE = new ScratchSlot();
 
 /** Per-axis tap table: output coordinate j reads index[j*taps + t] with weight[j*taps + t]. */
 export interface AxisTable {
@@ -243,7 +252,7 @@ function planeNearest(src: TypedArray, dst: TypedArray, planes: number, h: numbe
   const oh = rows.outLen;
   const ow = cols.outLen;
   // column index table with -1 marking extrapolated columns
-  const col = new Int32Array(ow);
+  const col = COLUMN_INDEX.take('int32', ow);
   let anyOutside = false;
   for (let x = 0; x < ow; x++) {
     const out = cols.outside?.[x] === 1;
@@ -274,11 +283,11 @@ function planeNearest(src: TypedArray, dst: TypedArray, planes: number, h: numbe
 function planeBilinear(src: Float32Array | Float64Array, dst: Float32Array | Float64Array, planes: number, h: number, w: number, rows: AxisTable, cols: AxisTable, extrap: number): void {
   const oh = rows.outLen;
   const ow = cols.outLen;
-  const c0 = new Int32Array(ow);
-  const c1 = new Int32Array(ow);
-  const wx0 = new Float64Array(ow);
-  const wx1 = new Float64Array(ow);
-  const colOut = new Uint8Array(ow);
+  const c0 = COLUMN_INDEX.take('int32', ow);
+  const c1 = COLUMN_INDEX_2.take('int32', ow);
+  const wx0 = COLUMN_WEIGHT.take('float64', ow);
+  const wx1 = COLUMN_WEIGHT_2.take('float64', ow);
+  const colOut = COLUMN_OUTSIDE.take('uint8', ow);
   for (let x = 0; x < ow; x++) {
     c0[x] = cols.index[2 * x]!;
     c1[x] = cols.index[2 * x + 1]!;
@@ -394,7 +403,12 @@ const resizeKernel: Kernel = (inputs, attrs, outputs) => {
   const rank = x.rank;
   const y = outputTensor(spec);
   if (y.size === 0) return [y];
-  const tables = x.dims.map((len, d) => buildAxisTable(len, spec.dims[d]!, widths[d]!, scales[d]!, roi[d]!, roi[rank + d]!, s));
+  const settingsKey = `${s.mode}|${s.coordinateMode}|${s.nearestMode}|${s.cubicA}|${s.excludeOutside}|${s.antialias}`;
+  const tables = x.dims.map((len, d) => {
+    const out = spec.dims[d]!;
+    const key = `${len}|${out}|${widths[d]}|${scales[d]}|${roi[d]}|${roi[rank + d]}|${settingsKey}`;
+    return axisTables.get(key, () => buildAxisTable(len, out, widths[d]!, scales[d]!, roi[d]!, roi[rank + d]!, s));
+  });
   const active = tables.map((t, d) => (t.identity ? -1 : d)).filter((d) => d >= 0);
   if (active.length === 0) {
     (y.data as Float32Array).set(x.data as Float32Array);
@@ -409,7 +423,7 @@ const resizeKernel: Kernel = (inputs, attrs, outputs) => {
     const rows = tables[rank - 2]!;
     const cols = tables[rank - 1]!;
     if (s.mode === 'nearest') {
-      planeNearest(x.data, y.data, planes, h, w, rows, cols, rawValue(x.type, s.extrapolation));
+      planeNearest(x.data as TypedArray, y.data as TypedArray, planes, h, w, rows, cols, rawValue(x.type, s.extrapolation));
       return [y];
     }
     if ((x.type === 'float32' || x.type === 'float64') && rows.taps === 2 && cols.taps === 2) {
@@ -422,7 +436,7 @@ const resizeKernel: Kernel = (inputs, attrs, outputs) => {
   const order = [...active].sort((a, b) => tables[a]!.outLen / tables[a]!.inLen - tables[b]!.outLen / tables[b]!.inLen);
   const dims = [...x.dims];
   if (s.mode === 'nearest') {
-    let buf: TypedArray = x.data;
+    let buf = x.data as TypedArray;
     const extrap = rawValue(x.type, s.extrapolation);
     for (const d of order) {
       buf = nearestPass(buf, dims, d, tables[d]!, extrap);

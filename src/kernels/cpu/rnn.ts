@@ -33,7 +33,14 @@
  */
 import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type KernelContext, type OutputSpec } from '../registry.js';
+import { allocate } from '../../tensor/dtype.js';
 import { sgemm } from './gemm.js';
+import { ScratchSlot } from './scratch.js';
+
+/** Per-call work rows (XW, gates, state, ...) by role number, and float32 outputs of float16 cells (./scratch.ts). */
+const WORK_SLOTS = Array.from({ length: 8 }, () => new ScratchSlot());
+const HALF_OUTPUT_SLOTS = Array.from({ length: 3 }, () => new ScratchSlot());
+const SEQUENCE_LENGTHS = new ScratchSlot();
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -274,7 +281,10 @@ interface RecurrentProblem {
   readonly b: FloatArray | undefined;
   readonly initialH: FloatArray | undefined;
   /** Allocate a zeroed work array of the compute type (float64 for float64 inputs, float32 otherwise). */
-  readonly alloc: (n: number) => FloatArray;
+  /** Output number `slot` (0 Y, 1 Y_h, 2 Y_c): a zeroed buffer from `allocate` (float32 scratch for float16). */
+  readonly output: (slot: number, n: number) => FloatArray;
+  /** Zeroed work buffer number `slot` (each live buffer of a call uses its own slot; see WORK_SLOTS). */
+  readonly work: (slot: number, n: number) => FloatArray;
 }
 
 /** Values of a float tensor in the compute type: float16 decoded to float32, others as stored. */
@@ -291,10 +301,11 @@ function describeProblem(inputs: readonly (Tensor | undefined)[], attrs: Attrs, 
   const direction = attrs.direction as string;
   const seq = layout === 0 ? x.dims[0]! : x.dims[1]!;
   const batch = layout === 0 ? x.dims[1]! : x.dims[0]!;
-  const lens = new Int32Array(batch).fill(seq);
+  const lens = SEQUENCE_LENGTHS.take('int32', batch).fill(seq);
   const seqLens = inputs[4];
   if (seqLens) lens.set(seqLens.data as Int32Array);
   const f64 = x.type === 'float64';
+  const f16 = x.type === 'float16';
   return {
     seq,
     batch,
@@ -311,7 +322,8 @@ function describeProblem(inputs: readonly (Tensor | undefined)[], attrs: Attrs, 
     r: floatValues(r)!,
     b: floatValues(inputs[3]),
     initialH: floatValues(inputs[5]),
-    alloc: f64 ? (n) => new Float64Array(n) : (n) => new Float32Array(n),
+    output: (slot, n) => (f64 ? allocate('float64', n) : f16 ? HALF_OUTPUT_SLOTS[slot]!.take('float32', n, true) : allocate('float32', n)),
+    work: (slot, n) => WORK_SLOTS[slot]!.take(f64 ? 'float64' : 'float32', n, true),
   };
 }
 
@@ -388,7 +400,7 @@ function toOutput(values: FloatArray, spec: OutputSpec): Tensor {
 function foldedBias(p: RecurrentProblem, d: number, gateRows: number, foldR: (row: number) => boolean): FloatArray | undefined {
   if (!p.b) return undefined;
   const base = d * 2 * gateRows;
-  const out = p.alloc(gateRows);
+  const out = p.work(7, gateRows);
   for (let j = 0; j < gateRows; j++) out[j] = p.b[base + j]! + (foldR(j) ? p.b[base + gateRows + j]! : 0);
   return out;
 }
@@ -404,15 +416,15 @@ const lstm: Kernel = (inputs, attrs, outputs, ctx) => {
   const inputForget = (attrs.input_forget as number) !== 0;
   const initialC = floatValues(inputs[6]);
   const peepholes = floatValues(inputs[7]);
-  const y = p.alloc(seq * numDirections * batch * H);
-  const yH = p.alloc(numDirections * batch * H);
-  const yC = p.alloc(numDirections * batch * H);
-  const xw = p.alloc(seq * batch * G);
-  const gates = p.alloc(batch * G);
-  const h = p.alloc(batch * H);
-  const c = p.alloc(batch * H);
-  const cellActivated = p.alloc(H);
-  const zeroPeephole = p.alloc(H);
+  const y = p.output(0, seq * numDirections * batch * H);
+  const yH = p.output(1, numDirections * batch * H);
+  const yC = p.output(2, numDirections * batch * H);
+  const xw = p.work(0, seq * batch * G);
+  const gates = p.work(1, batch * G);
+  const h = p.work(2, batch * H);
+  const c = p.work(3, batch * H);
+  const cellActivated = p.work(4, H);
+  const zeroPeephole = p.work(5, H);
 
   for (let d = 0; d < numDirections; d++) {
     const [f, g, hAct] = activations[d]!;
@@ -491,13 +503,13 @@ const gru: Kernel = (inputs, attrs, outputs, ctx) => {
   const G = 3 * H;
   const activations = resolveActivations(attrs, ['Sigmoid', 'Tanh'], numDirections);
   const linearBeforeReset = (attrs.linear_before_reset as number) !== 0;
-  const y = p.alloc(seq * numDirections * batch * H);
-  const yH = p.alloc(numDirections * batch * H);
-  const xw = p.alloc(seq * batch * G);
-  const gates = p.alloc(batch * G);
-  const h = p.alloc(batch * H);
+  const y = p.output(0, seq * numDirections * batch * H);
+  const yH = p.output(1, numDirections * batch * H);
+  const xw = p.work(0, seq * batch * G);
+  const gates = p.work(1, batch * G);
+  const h = p.work(2, batch * H);
   // linear_before_reset: H_{t-1} x R^T for all three gates; otherwise (r . H_{t-1}) rows for the second GEMM
-  const recurrent = p.alloc(linearBeforeReset ? batch * G : batch * H);
+  const recurrent = p.work(3, linearBeforeReset ? batch * G : batch * H);
 
   for (let d = 0; d < numDirections; d++) {
     const [f, g] = activations[d]!;
@@ -567,11 +579,11 @@ const rnn: Kernel = (inputs, attrs, outputs, ctx) => {
   const p = describeProblem(inputs, attrs, ctx);
   const { seq, batch, hidden: H, numDirections, clip } = p;
   const activations = resolveActivations(attrs, ['Tanh'], numDirections);
-  const y = p.alloc(seq * numDirections * batch * H);
-  const yH = p.alloc(numDirections * batch * H);
-  const xw = p.alloc(seq * batch * H);
-  const gates = p.alloc(batch * H);
-  const h = p.alloc(batch * H);
+  const y = p.output(0, seq * numDirections * batch * H);
+  const yH = p.output(1, numDirections * batch * H);
+  const xw = p.work(0, seq * batch * H);
+  const gates = p.work(1, batch * H);
+  const h = p.work(2, batch * H);
 
   for (let d = 0; d < numDirections; d++) {
     const [f] = activations[d]!;

@@ -18,7 +18,13 @@ import { broadcastStrides, stridesOf } from '../../tensor/shape.js';
 import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type OutputSpec } from '../registry.js';
 import { copyStrided, fillLanes, gatherByAxisTables, lanesOf, type Lanes } from './strided.js';
+import { ScratchSlot } from './scratch.js';
 import { transposeLanes } from './transpose.js';
+
+/** Per-call scratch (see ./scratch.ts): Pad's per-axis source tables, NonZero's flags, float16 Range values. */
+const PAD_TABLES = new ScratchSlot();
+const NONZERO_FLAGS = new ScratchSlot();
+const HALF_WORK = new ScratchSlot();
 
 /** A new contiguous output for `spec` together with its lanes. */
 function newOutput(spec: OutputSpec): { out: Tensor; lanes: Lanes } {
@@ -182,8 +188,10 @@ registerKernel('Pad', 'cpu', (inputs, attrs, outputs) => {
     copyStrided(src.lanes, srcOffset, inStrides, lanes, dstOffset, outStrides, keepDims, src.perElement);
     return [out];
   }
+  const store = PAD_TABLES.take('int32', spec.dims.reduce((p, n) => p + n, 0));
+  let at = 0;
   const tables = spec.dims.map((n, k) => {
-    const table = new Int32Array(n);
+    const table = store.subarray(at, (at += n));
     for (let o = 0; o < n; o++) table[o] = (keepStart[k]! + foldCoordinate(o - padBefore[k]!, keepDims[k]!, mode)) * inStrides[k]!;
     return table;
   });
@@ -200,12 +208,16 @@ registerKernel('Shape', 'cpu', (inputs, attrs, outputs) => {
   const start = (attrs.start as number | undefined) ?? 0;
   const from = Math.min(Math.max(start < 0 ? start + rank : start, 0), rank);
   const n = outputs[0]!.dims[0]!;
-  const data = new BigInt64Array(n);
+  const data = allocate('int64', n);
   for (let i = 0; i < n; i++) data[i] = BigInt(x.dims[from + i]!);
   return [new Tensor('int64', data, [n])];
 });
 
-registerKernel('Size', 'cpu', (inputs) => [new Tensor('int64', BigInt64Array.of(BigInt(inputs[0]!.size)), [])]);
+registerKernel('Size', 'cpu', (inputs) => {
+  const data = allocate('int64', 1);
+  data[0] = BigInt(inputs[0]!.size);
+  return [new Tensor('int64', data, [])];
+});
 
 registerKernel('ConstantOfShape', 'cpu', (_inputs, attrs, outputs) => {
   const spec = outputs[0]!;
@@ -223,7 +235,7 @@ registerKernel('Range', 'cpu', (inputs, _attrs, outputs) => {
   const n = spec.dims[0]!;
   const [start, , delta] = inputs.map((t) => t!.item());
   if (spec.type === 'int64') {
-    const data = new BigInt64Array(n);
+    const data = allocate('int64', n);
     let v = start as bigint;
     for (let i = 0; i < n; i++, v += delta as bigint) data[i] = v;
     return [new Tensor('int64', data, [n])];
@@ -232,7 +244,7 @@ registerKernel('Range', 'cpu', (inputs, _attrs, outputs) => {
   const d = delta as number;
   if (spec.type === 'float16') {
     // stash_type 1: computed in float32, rounded to half once
-    const values = new Float32Array(n);
+    const values = HALF_WORK.take('float32', n, true);
     for (let i = 0; i < n; i++) values[i] = s + i * d;
     return [fromNumbers('float16', values, [n])];
   }
@@ -248,7 +260,9 @@ registerKernel('Constant', 'cpu', (_inputs, attrs, outputs) => {
   if (attrs.value_float !== undefined) return [fromNumbers('float32', [attrs.value_float as number], [])];
   if (attrs.value_floats !== undefined) return [fromNumbers('float32', attrs.value_floats as readonly number[], spec.dims)];
   const values = attrs.value_int !== undefined ? [attrs.value_int as number] : (attrs.value_ints as readonly number[]);
-  return [new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), spec.dims)];
+  const data = allocate('int64', values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]!);
+  return [new Tensor('int64', data, spec.dims)];
 });
 
 /** Per-type bit masks that tell zero from non-zero on raw lanes (floats: ignore the sign bit, so -0 is zero). */
@@ -264,7 +278,7 @@ registerKernel('NonZero', 'cpu', (inputs, _attrs, outputs) => {
   const n = x.size;
   const { lanes, perElement } = lanesOf(x.data);
   const [low, high] = zeroMasks(x.type);
-  const flags = new Uint8Array(n);
+  const flags = NONZERO_FLAGS.take('uint8', n, true);
   let count = 0;
   if (perElement === 1) {
     for (let i = 0; i < n; i++) count += flags[i] = (lanes[i]! & low) !== 0 ? 1 : 0;
@@ -273,7 +287,7 @@ registerKernel('NonZero', 'cpu', (inputs, _attrs, outputs) => {
     for (let i = 0; i < n; i++) count += flags[i] = ((lanes[2 * i]! & low) | (lanes[2 * i + 1]! & high)) !== 0 ? 1 : 0;
   }
   const rows = outputs[0]!.dims[0]!;
-  const data = new BigInt64Array(rows * count);
+  const data = allocate('int64', rows * count);
   if (x.rank === 0) return [new Tensor('int64', data, [rows, count])];
   // walk the multi-index with an odometer; column j gets the coordinates of the j-th non-zero element
   const counter = new Array<number>(x.rank).fill(0);

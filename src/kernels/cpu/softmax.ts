@@ -13,7 +13,14 @@ import type { NumericArray } from '../../tensor/dtype.js';
 import { fromNumbers, Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel } from '../registry.js';
 import { splitAtAxis } from './reduce-blocks.js';
+import { ScratchSlot } from './scratch.js';
 import { outputTensor } from './util.js';
+
+/** Per-call scratch (see ./scratch.ts): column statistics of `rows`, float32 results of float16 inputs. */
+const COLUMN_MAX = new ScratchSlot();
+const COLUMN_ARGMAX = new ScratchSlot();
+const COLUMN_SUM = new ScratchSlot();
+const HALF_WORK = new ScratchSlot();
 
 type Mode = 'softmax' | 'logsoftmax' | 'hardmax';
 
@@ -68,9 +75,9 @@ function lines(src: NumericArray, dst: NumericArray, outer: number, d: number, m
 }
 
 function rows(src: NumericArray, dst: NumericArray, outer: number, d: number, inner: number, mode: Mode): void {
-  const max = new Float64Array(inner);
-  const at = new Int32Array(inner);
-  const sum = new Float64Array(inner);
+  const max = COLUMN_MAX.take('float64', inner, true);
+  const at = COLUMN_ARGMAX.take('int32', inner, true);
+  const sum = COLUMN_SUM.take('float64', inner, true);
   for (let o = 0; o < outer; o++) {
     const base = o * d * inner;
     max.fill(-Infinity);
@@ -128,7 +135,7 @@ function softmaxKernel(mode: Mode): Kernel {
     const src = x.numbers();
     const half = x.type === 'float16';
     const y: Tensor | undefined = half ? undefined : outputTensor(spec);
-    const dst = y ? (y.data as NumericArray) : new Float32Array(x.size);
+    const dst = y ? (y.data as NumericArray) : HALF_WORK.take('float32', x.size, true);
     // softmax stores exp(x - max) in the output before scaling: for float32 that rounds once more (<= 1 ulp)
     if (inner === 1) lines(src, dst, outer, d, mode);
     else rows(src, dst, outer, d, inner, mode);

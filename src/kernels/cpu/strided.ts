@@ -16,13 +16,22 @@
  * source offset through a per-axis table (Pad's edge/reflect/wrap modes); again an odometer over the outer
  * axes and a flat inner loop.
  */
-import type { TypedArray } from '../../tensor/dtype.js';
+import type { TensorStorage, TypedArray } from '../../tensor/dtype.js';
+import { TensorError } from '../../tensor/errors.js';
+import { ScratchSlot } from './scratch.js';
+
+/** Odometer counters and doubled lane tables, reused from call to call (see ./scratch.ts). */
+const COPY_COUNTER = new ScratchSlot();
+const GATHER_COUNTER = new ScratchSlot();
+const LANE_TABLES = new ScratchSlot();
 
 /** An unsigned-integer view of a tensor's bytes, one lane per element (two for 8-byte elements). */
 export type Lanes = Uint8Array | Uint16Array | Uint32Array;
 
 /** Lanes over `data` and the number of lanes per element (1, or 2 for 8-byte types). */
-export function lanesOf(data: TypedArray): { lanes: Lanes; perElement: 1 | 2 } {
+export function lanesOf(storage: TensorStorage): { lanes: Lanes; perElement: 1 | 2 } {
+  if (Array.isArray(storage)) throw new TensorError('lanesOf: string tensors have no byte lanes');
+  const data = storage as TypedArray;
   const width = data.BYTES_PER_ELEMENT;
   const { buffer, byteOffset, length } = data;
   if (width === 1) return { lanes: new Uint8Array(buffer, byteOffset, length), perElement: 1 };
@@ -101,7 +110,7 @@ export function copyStrided(
   const sStep = g.srcStrides[last]!;
   const dStep = g.dstStrides[last]!;
   const useSet = sStep === 1 && dStep === 1 && rowLength >= SET_THRESHOLD;
-  const counter = new Int32Array(rank);
+  const counter = COPY_COUNTER.take('int32', rank, true);
   for (;;) {
     if (useSet) {
       (dst as Uint8Array).set((src as Uint8Array).subarray(sPos, sPos + rowLength), dPos);
@@ -129,8 +138,7 @@ export function copyStrided(
  */
 export function gatherByAxisTables(src: Lanes, tables: readonly Int32Array[], dims: readonly number[], dst: Lanes, perElement: 1 | 2): void {
   for (const d of dims) if (d === 0) return;
-  const laneTables = tables.map((t) => (perElement === 1 ? t : t.map((v) => v * 2)));
-  if (perElement === 2) laneTables.push(Int32Array.of(0, 1));
+  const laneTables = perElement === 1 ? tables : doubledLaneTables(tables);
   const rank = laneTables.length;
   if (rank === 0) {
     dst[0] = src[0]!;
@@ -139,7 +147,7 @@ export function gatherByAxisTables(src: Lanes, tables: readonly Int32Array[], di
   const last = rank - 1;
   const inner = laneTables[last]!;
   const rowLength = inner.length;
-  const counter = new Int32Array(rank);
+  const counter = GATHER_COUNTER.take('int32', rank, true);
   let base = 0;
   for (let ax = 0; ax < last; ax++) base += laneTables[ax]![0]!;
   let o = 0;
@@ -159,6 +167,26 @@ export function gatherByAxisTables(src: Lanes, tables: readonly Int32Array[], di
     }
     if (ax < 0) return;
   }
+}
+
+/** Element offset tables as 32-bit lane offsets (x2), plus a last table [0, 1] for the two lanes of an element. */
+function doubledLaneTables(tables: readonly Int32Array[]): Int32Array[] {
+  let total = 2;
+  for (const t of tables) total += t.length;
+  const store = LANE_TABLES.take('int32', total);
+  const out: Int32Array[] = [];
+  let at = 0;
+  for (const t of tables) {
+    const lanes = store.subarray(at, at + t.length);
+    for (let i = 0; i < t.length; i++) lanes[i] = t[i]! * 2;
+    out.push(lanes);
+    at += t.length;
+  }
+  const pair = store.subarray(at, at + 2);
+  pair[0] = 0;
+  pair[1] = 1;
+  out.push(pair);
+  return out;
 }
 
 /** Fill every element of `dst` with the element whose lanes are `value` (length perElement). */

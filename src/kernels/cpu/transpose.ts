@@ -15,7 +15,11 @@
  * Cost: one read and one write per element; tiling keeps the strided reads within 32 cache lines at a time.
  */
 import { stridesOf } from '../../tensor/shape.js';
+import { ScratchSlot } from './scratch.js';
 import { copyStrided, type Lanes } from './strided.js';
+
+/** The odometer counter of blockedTranspose, reused from call to call. */
+const OUTER_COUNTER = new ScratchSlot();
 
 /** Tile edge of the blocked 2-D transpose, in lanes. */
 const TILE = 32;
@@ -80,7 +84,7 @@ function blockedTranspose(src: Lanes, dst: Lanes, outDims: readonly number[], sr
     outerDst.push(dstStrides[ax]!);
   }
   const outerRank = outerDims.length;
-  const counter = new Int32Array(outerRank);
+  const counter = OUTER_COUNTER.take('int32', outerRank, true);
   let sBase = 0;
   let dBase = 0;
   for (;;) {

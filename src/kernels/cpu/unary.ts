@@ -18,7 +18,7 @@
  *
  * Cost: one read and one write per element (memory bound) plus the op's libm call.
  */
-import type { DataType, NumericArray } from '../../tensor/dtype.js';
+import { allocate, type DataType, type NumericArray } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type OutputSpec } from '../registry.js';
 import { erf } from './erf.js';
@@ -247,9 +247,9 @@ function runFloatLoop(x: Tensor, spec: OutputSpec, loop: FloatLoop, p: number, q
   if (x.type === 'float16') {
     const values = x.numbers() as Float32Array; // a fresh decoded copy: safe to overwrite
     loop(values, values, n, p, q);
-    return new Tensor('float16', float32ToHalfBits(values), spec.dims);
+    return new Tensor('float16', float32ToHalfBits(values, allocate('float16', n)), spec.dims);
   }
-  const y = x.type === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  const y = x.type === 'float64' ? allocate('float64', n) : allocate('float32', n);
   loop(x.data as FloatArray, y, n, p, q);
   return new Tensor(spec.type, y, spec.dims);
 }
@@ -260,13 +260,13 @@ function runIntFunction(op: string, x: Tensor, spec: OutputSpec): Tensor {
   if (x.type === 'int64') {
     const f = BIGINT_FUNCS[op]!;
     const s = x.data as BigInt64Array;
-    const d = new BigInt64Array(n);
+    const d = allocate('int64', n);
     for (let i = 0; i < n; i++) d[i] = f(s[i]!);
     return new Tensor('int64', d, spec.dims);
   }
   const f = INT_FUNCS[op]!;
   const s = x.data as NumericArray;
-  const out = new Tensor(spec.type, new (s.constructor as new (n: number) => NumericArray)(n), spec.dims);
+  const out = new Tensor(spec.type, allocate(spec.type, n), spec.dims);
   const d = out.data as NumericArray;
   for (let i = 0; i < n; i++) d[i] = f(s[i]!);
   return out;
@@ -295,14 +295,14 @@ const relu: Kernel = (inputs, attrs, outputs, ctx) => {
   const spec = outputs[0]!;
   if (x.type === 'float32') {
     const s = x.data as Float32Array;
-    const y = new Float32Array(x.size);
-    reluFloat32Bits(new Int32Array(s.buffer, s.byteOffset, s.length), new Int32Array(y.buffer), x.size);
+    const y = allocate('float32', x.size);
+    reluFloat32Bits(new Int32Array(s.buffer, s.byteOffset, s.length), new Int32Array(y.buffer, y.byteOffset, y.length), x.size);
     return [new Tensor('float32', y, spec.dims)];
   }
   if (x.type === 'float16') {
     // on half bits: clear values with the sign bit set that are not NaN (-0 .. -Inf) to +0
     const h = x.data as Uint16Array;
-    const d = new Uint16Array(h.length);
+    const d = allocate('float16', h.length);
     for (let i = 0; i < h.length; i++) {
       const v = h[i]!;
       d[i] = v & 0x8000 && (v & 0x7fff) <= 0x7c00 ? 0 : v;
@@ -324,7 +324,7 @@ function floatValues(x: Tensor): FloatArray {
 
 const isNaNKernel: Kernel = (inputs, _attrs, outputs) => {
   const x = floatValues(inputs[0]!);
-  const d = new Uint8Array(x.length);
+  const d = allocate('bool', x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     d[i] = +(v !== v);
@@ -336,7 +336,7 @@ const isInfKernel: Kernel = (inputs, attrs, outputs) => {
   const x = floatValues(inputs[0]!);
   const positive = attrs['detect_positive'] !== 0 ? Infinity : NaN;
   const negative = attrs['detect_negative'] !== 0 ? -Infinity : NaN;
-  const d = new Uint8Array(x.length);
+  const d = allocate('bool', x.length);
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
     d[i] = +(v === positive || v === negative);
@@ -346,7 +346,7 @@ const isInfKernel: Kernel = (inputs, attrs, outputs) => {
 
 const notKernel: Kernel = (inputs, _attrs, outputs) => {
   const s = inputs[0]!.data as Uint8Array;
-  const d = new Uint8Array(s.length);
+  const d = allocate('bool', s.length);
   for (let i = 0; i < s.length; i++) d[i] = +(s[i] === 0);
   return [new Tensor('bool', d, outputs[0]!.dims)];
 };
@@ -356,12 +356,12 @@ const bitwiseNot: Kernel = (inputs, _attrs, outputs) => {
   const spec = outputs[0]!;
   if (x.type === 'int64') {
     const s = x.data as BigInt64Array;
-    const d = new BigInt64Array(s.length);
+    const d = allocate('int64', s.length);
     for (let i = 0; i < s.length; i++) d[i] = ~s[i]!;
     return [new Tensor('int64', d, spec.dims)];
   }
   const s = x.data as NumericArray;
-  const out = new Tensor(spec.type, new (s.constructor as new (n: number) => NumericArray)(s.length), spec.dims);
+  const out = new Tensor(spec.type, allocate(spec.type, s.length), spec.dims);
   const d = out.data as NumericArray;
   for (let i = 0; i < s.length; i++) d[i] = ~s[i]!; // the store keeps the low bits of the dtype's width
   return [out];
