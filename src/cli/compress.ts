@@ -10,7 +10,7 @@
  * `tessera prune` does the same for the prune passes (src/quant/prune.ts, prune-channels.ts):
  *
  *   tessera prune model.onnx --method magnitude|nm|channels -o out.onnx --shape x=1,3,48,192
- *                 [--sparsity 0.5] [--scope global|layer] [--n 2 --m 4] [--ratio 0.3]
+ *                 [--sparsity 0.5] [--scope global|layer] [--calibration a.npy,...] [--n 2 --m 4] [--ratio 0.3]
  *                 [--sparse-threshold auto|<0..1>] [--runs 9] [--short-names] [--report prefix]
  *
  * The saved file is dense (zeros stored; onnxruntime loads it). For the "after" latency Tessera runs the pruned
@@ -37,11 +37,52 @@ import { measureSparseCrossover, sparsifyWeights } from '../quant/sparse.js';
 import { modelStats, type ModelStats } from '../quant/stats.js';
 import { TesseraError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { CliIO } from './common.js';
 import { readNpy } from './npy.js';
 
-export const QUANTIZE_USAGE = 'usage: tessera quantize <model.onnx> --mode fp16|dynamic|static|int4 -o <out.onnx> --shape <input>=d0,d1,... [--calibration a.npy,b.npy] [--method minmax|percentile|entropy] [--runs N] [--short-names] [--report prefix]';
+export const QUANTIZE_USAGE = `Usage: tessera quantize <model.onnx> --mode fp16|dynamic|static|int4 -o <out.onnx> --shape <input>=d0,d1,... [options]
 
-export const PRUNE_USAGE = 'usage: tessera prune <model.onnx> --method magnitude|nm|channels -o <out.onnx> --shape <input>=d0,d1,... [--sparsity 0.5] [--scope global|layer] [--n 2] [--m 4] [--ratio 0.3] [--sparse-threshold auto|<0..1>] [--runs N] [--short-names] [--report prefix]';
+Rewrite a model with a quantize pass, save it, and report file size, weight memory, parameters, sparsity,
+FLOPs and cpu median latency before and after, plus the largest output difference.
+
+  --mode fp16|dynamic|static|int4   float16 weights, dynamic int8, static int8 QDQ, int4 MatMul/Gemm weights
+  -o, --output FILE                 where to write the quantized model
+  --shape NAME=D0,D1,...            input used for latency and FLOPs (deterministic values)
+  --calibration A.npy,B.npy         calibration inputs (required by --mode static)
+  --method minmax|percentile|entropy   calibration method (default minmax)
+  --runs N                          latency runs (default 9)
+  --short-names                     save with short value names (smaller file)
+  --report PREFIX                   also write PREFIX.json and PREFIX.md
+  -h, --help                        show this help
+
+Exit codes: 0 success, 1 the model failed to load or a pass failed, 2 bad command line.`;
+
+export const PRUNE_USAGE = `Usage: tessera prune <model.onnx> --method magnitude|nm|channels -o <out.onnx> --shape <input>=d0,d1,... [options]
+
+Prune a model, save it (dense: onnxruntime loads it), and report before and after like tessera quantize. The
+"after" latency runs group-1 Convs at or above the sparse threshold with the CSR SparseConv kernel.
+
+  --method magnitude|nm|channels    unstructured magnitude, N:M semi-structured, Conv output channels
+  -o, --output FILE                 where to write the pruned model
+  --shape NAME=D0,D1,...            input used for latency and FLOPs (deterministic values)
+  --sparsity S                      magnitude: share of weights set to zero (default 0.5)
+  --scope global|layer              magnitude: one threshold or one per weight (default global)
+  --calibration A.npy,B.npy         magnitude: rank by |w| x rms(input channel) and correct biases
+  --n N --m M                       nm: keep N of every M weights (default 2:4)
+  --ratio R                         channels: share of each prunable channel space removed (default 0.3)
+  --sparse-threshold auto|S         sparsity from which SparseConv runs (default auto: measured now)
+  --runs N                          latency runs (default 9)
+  --short-names                     save with short value names (smaller file)
+  --report PREFIX                   also write PREFIX.json and PREFIX.md
+  -h, --help                        show this help
+
+Exit codes: 0 success, 1 the model failed to load or a pass failed, 2 bad command line.`;
+
+/** Output through the CLI's streams when given (main.ts), else the console (direct calls, tests). */
+function outputOf(io: CliIO | undefined): { log: (text: string) => void; error: (text: string) => void } {
+  if (!io) return { log: (t) => console.log(t), error: (t) => console.error(t) };
+  return { log: (t) => io.stdout(`${t}\n`), error: (t) => io.stderr(`${t}\n`) };
+}
 
 /** What one side of the report holds. */
 export interface CompressionFigures {
@@ -101,7 +142,8 @@ export function compressionTable(before: CompressionFigures, after: CompressionF
 }
 
 /** `tessera quantize` (see the file comment). Returns the process exit code. */
-export async function quantizeCommand(argv: readonly string[]): Promise<number> {
+export async function quantizeCommand(argv: readonly string[], io?: CliIO): Promise<number> {
+  const { log, error } = outputOf(io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -120,22 +162,22 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
       },
     });
   } catch (e) {
-    console.error(`tessera quantize: ${(e as Error).message}\n${QUANTIZE_USAGE}`);
+    error(`tessera quantize: ${(e as Error).message}\n${QUANTIZE_USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    console.log(QUANTIZE_USAGE);
+    log(QUANTIZE_USAGE);
     return 0;
   }
   const modelPath = positionals[0];
   if (!modelPath || !values.output || !values.mode || !values.shape) {
-    console.error(`tessera quantize: the model, --mode, -o and --shape are required\n${QUANTIZE_USAGE}`);
+    error(`tessera quantize: the model, --mode, -o and --shape are required\n${QUANTIZE_USAGE}`);
     return 2;
   }
   const shapeMatch = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(values.shape);
   if (!shapeMatch) {
-    console.error(`tessera quantize: --shape must look like x=1,3,48,320, got '${values.shape}'`);
+    error(`tessera quantize: --shape must look like x=1,3,48,320, got '${values.shape}'`);
     return 2;
   }
   const input = shapeMatch[1]!;
@@ -143,7 +185,7 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
   const runs = Math.max(1, Number(values.runs));
   const method = values.method as CalibrationMethod;
   if (!['minmax', 'percentile', 'entropy'].includes(method)) {
-    console.error(`tessera quantize: --method must be minmax, percentile or entropy, got '${method}'`);
+    error(`tessera quantize: --method must be minmax, percentile or entropy, got '${method}'`);
     return 2;
   }
   try {
@@ -160,13 +202,13 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
         break;
       case 'int4': {
         const r = quantizeInt4Weights(base);
-        console.error(`int4: ${r.quantizedNodes} MatMul/Gemm weights, ${r.int4Bytes} bytes as int4 blocks vs ${r.float32Bytes} float32 (${((r.int4Bytes / Math.max(1, r.float32Bytes)) * 100).toFixed(1)}%)`);
+        error(`int4: ${r.quantizedNodes} MatMul/Gemm weights, ${r.int4Bytes} bytes as int4 blocks vs ${r.float32Bytes} float32 (${((r.int4Bytes / Math.max(1, r.float32Bytes)) * 100).toFixed(1)}%)`);
         out = save(r.model);
         break;
       }
       case 'static': {
         if (!values.calibration) {
-          console.error('tessera quantize: --mode static needs --calibration with one or more .npy inputs');
+          error('tessera quantize: --mode static needs --calibration with one or more .npy inputs');
           return 2;
         }
         const calibration = values.calibration.split(',').map((f) => new Map([[input, readNpy(readFileSync(f))]]));
@@ -174,7 +216,7 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
         break;
       }
       default:
-        console.error(`tessera quantize: --mode must be fp16, dynamic, static or int4, got '${values.mode}'`);
+        error(`tessera quantize: --mode must be fp16, dynamic, static or int4, got '${values.mode}'`);
         return 2;
     }
     writeFileSync(values.output, out);
@@ -185,7 +227,7 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
     let maxAbsDiff = 0;
     for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i]! - b[i]!));
     const md = `## tessera quantize ${modelPath} --mode ${values.mode}\n\n${compressionTable(before.figures, after.figures, maxAbsDiff)}\n`;
-    console.log(md);
+    log(md);
     if (values.report) {
       writeFileSync(`${values.report}.md`, md);
       writeFileSync(`${values.report}.json`, `${JSON.stringify({ model: modelPath, mode: values.mode, method, output: values.output, before: before.figures, after: after.figures, maxAbsDiff }, null, 2)}\n`);
@@ -193,7 +235,7 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
     return 0;
   } catch (e) {
     if (e instanceof TesseraError) {
-      console.error(`tessera quantize: ${e.message}`);
+      error(`tessera quantize: ${e.message}`);
       return 1;
     }
     throw e;
@@ -207,7 +249,8 @@ function fraction(name: string, text: string, closed = false): number | string {
 }
 
 /** `tessera prune` (see the file comment). Returns the process exit code. */
-export async function pruneCommand(argv: readonly string[]): Promise<number> {
+export async function pruneCommand(argv: readonly string[], io?: CliIO): Promise<number> {
+  const { log, error } = outputOf(io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -223,6 +266,7 @@ export async function pruneCommand(argv: readonly string[]): Promise<number> {
         m: { type: 'string', default: '4' },
         ratio: { type: 'string', default: '0.3' },
         'sparse-threshold': { type: 'string', default: 'auto' },
+        calibration: { type: 'string' },
         runs: { type: 'string', default: '9' },
         report: { type: 'string' },
         'short-names': { type: 'boolean' },
@@ -230,22 +274,22 @@ export async function pruneCommand(argv: readonly string[]): Promise<number> {
       },
     });
   } catch (e) {
-    console.error(`tessera prune: ${(e as Error).message}\n${PRUNE_USAGE}`);
+    error(`tessera prune: ${(e as Error).message}\n${PRUNE_USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    console.log(PRUNE_USAGE);
+    log(PRUNE_USAGE);
     return 0;
   }
   const modelPath = positionals[0];
   if (!modelPath || !values.output || !values.method || !values.shape) {
-    console.error(`tessera prune: the model, --method, -o and --shape are required\n${PRUNE_USAGE}`);
+    error(`tessera prune: the model, --method, -o and --shape are required\n${PRUNE_USAGE}`);
     return 2;
   }
   const shapeMatch = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(values.shape);
   if (!shapeMatch) {
-    console.error(`tessera prune: --shape must look like x=1,3,48,192, got '${values.shape}'`);
+    error(`tessera prune: --shape must look like x=1,3,48,192, got '${values.shape}'`);
     return 2;
   }
   const sparsity = fraction('sparsity', values.sparsity);
@@ -255,16 +299,16 @@ export async function pruneCommand(argv: readonly string[]): Promise<number> {
   const m = Number(values.m);
   for (const problem of [sparsity, ratio, threshold]) {
     if (typeof problem === 'string' && problem !== 'auto') {
-      console.error(`tessera prune: ${problem}`);
+      error(`tessera prune: ${problem}`);
       return 2;
     }
   }
   if (values.scope !== 'global' && values.scope !== 'layer') {
-    console.error(`tessera prune: --scope must be global or layer, got '${values.scope}'`);
+    error(`tessera prune: --scope must be global or layer, got '${values.scope}'`);
     return 2;
   }
   if (!Number.isInteger(n) || !Number.isInteger(m) || n < 0 || m < 1 || n > m) {
-    console.error(`tessera prune: --n and --m must be integers with 0 <= n <= m, m >= 1, got ${values.n}:${values.m}`);
+    error(`tessera prune: --n and --m must be integers with 0 <= n <= m, m >= 1, got ${values.n}:${values.m}`);
     return 2;
   }
   const input = shapeMatch[1]!;
@@ -277,9 +321,10 @@ export async function pruneCommand(argv: readonly string[]): Promise<number> {
     let summary: string;
     switch (values.method) {
       case 'magnitude': {
-        const r = pruneMagnitude(base, { sparsity: sparsity as number, scope: values.scope });
+        const calibration = values.calibration ? values.calibration.split(',').map((f) => new Map([[input, readNpy(readFileSync(f))]])) : undefined;
+        const r = pruneMagnitude(base, { sparsity: sparsity as number, scope: values.scope, calibration });
         pruned = r.model;
-        summary = `${values.scope} magnitude pruning: ${r.zeros} of ${r.elements} weights in ${r.tensors} tensors are zero`;
+        summary = `${values.scope} magnitude pruning${calibration ? ' (activation-aware, bias-corrected)' : ''}: ${r.zeros} of ${r.elements} weights in ${r.tensors} tensors are zero`;
         break;
       }
       case 'nm': {
@@ -295,7 +340,7 @@ export async function pruneCommand(argv: readonly string[]): Promise<number> {
         break;
       }
       default:
-        console.error(`tessera prune: --method must be magnitude, nm or channels, got '${values.method}'`);
+        error(`tessera prune: --method must be magnitude, nm or channels, got '${values.method}'`);
         return 2;
     }
     const out = saveModel(values['short-names'] ? compactNames(pruned) : pruned);
@@ -319,7 +364,7 @@ export async function pruneCommand(argv: readonly string[]): Promise<number> {
     let maxAbsDiff = 0;
     for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i]! - b[i]!));
     const md = `## tessera prune ${modelPath} --method ${values.method}\n\n${summary}; ${crossoverNote}; ${sparse.sparseNodes} Convs run as SparseConv.\n\n${compressionTable(before.figures, after.figures, maxAbsDiff)}\n`;
-    console.log(md);
+    log(md);
     if (values.report) {
       writeFileSync(`${values.report}.md`, md);
       writeFileSync(`${values.report}.json`, `${JSON.stringify({ model: modelPath, method: values.method, output: values.output, summary, minSparsity, sparseNodes: sparse.sparseNodes, before: before.figures, after: after.figures, maxAbsDiff }, null, 2)}\n`);
@@ -327,7 +372,7 @@ export async function pruneCommand(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof TesseraError) {
-      console.error(`tessera prune: ${e.message}`);
+      error(`tessera prune: ${e.message}`);
       return 1;
     }
     throw e;

@@ -27,7 +27,7 @@ const quantizeCliCommand: Command = {
   name: 'quantize',
   summary: 'quantize a model (fp16, dynamic int8, static int8 QDQ with calibration) and report before/after',
   help: QUANTIZE_USAGE,
-  run: (argv) => quantizeCommand(argv),
+  run: (argv, io) => quantizeCommand(argv, io),
 };
 
 /** `tessera prune`: the prune passes of src/quant (magnitude, N:M, channels) with a before/after report. */
@@ -35,7 +35,7 @@ const pruneCliCommand: Command = {
   name: 'prune',
   summary: 'prune a model (magnitude, N:M, structured channels) and report before/after, sparse kernel where it pays',
   help: PRUNE_USAGE,
-  run: (argv) => pruneCommand(argv),
+  run: (argv, io) => pruneCommand(argv, io),
 };
 
 /** The commands, in help order. */

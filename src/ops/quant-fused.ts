@@ -94,10 +94,7 @@ function defineQdq(base: QdqBase): void {
       const ws = req(op, inputs, 2, 'W_scale', ctx);
       const [xs, xz] = [inputs[3], inputs[4]];
       if (attrs['activation'] !== '') fusedActivation(op, attrs, ctx);
-      const b0 = baseAttrs(attrs) as Record<string, AttrValue>;
-      delete b0['activation'];
-      delete b0['activation_params'];
-      const out = schema.infer(baseInputs(inputs), b0, ctx);
+      const out = schema.infer(baseInputs(inputs), baseAttrs(attrs), ctx);
       const channels = qdqScaleChannels(base, w, attrs);
       if (!(ws.size === 1 && ws.rank <= 1) && !(ws.rank === 1 && ws.dims[0] === channels)) {
         fail(op, `input 'W_scale' has shape ${fmtShape(ws.dims)}; expected a scalar or [${channels}] (one scale per output channel of W ${fmtShape(w.dims)})`, ctx);

@@ -2,8 +2,10 @@
  * The model a compression pass works on, and its way in and out of ONNX bytes.
  *
  * - `loadForCompression` decodes a model, builds the IR, turns Constant nodes into initializers and folds
- *   constants (the 'basic' passes: bit-identical), then folds inference BatchNormalization into the preceding
- *   Conv, so that every weight a quantize or prune pass looks at is a plain initializer of the op using it.
+ *   constants (the 'basic' passes: bit-identical), then folds inference BatchNormalization and constant
+ *   per-channel Mul/Add (after a Conv, or before an unpadded one: PP-OCRv4's learnable affine blocks) into the
+ *   Conv, so that every weight a quantize or prune pass looks at is a plain initializer of the op using it and
+ *   the quantized graph keeps no float affine steps between a Conv and its activation.
  * - `applyRules` runs a list of rewrite rules (the passes framework's RewriteRule objects) over the main graph
  *   to a fixed point, like optimizeGraph does for its levels, and drops initializers nothing reads any more.
  * - `modelToProto` / `saveModel` write the IR back as a ModelProto: attributes get their ONNX kinds from the
@@ -25,6 +27,7 @@ import { AttributeType, type AttributeProto, type GraphProto, type ModelProto, t
 import { tensorToProto } from '../graph/onnx/tensor-proto.js';
 import { nodeReads } from '../graph/plan.js';
 import { GraphEditor } from '../graph/passes/editor.js';
+import { convInputAffineFolding, convOutputAffineFolding } from '../graph/passes/affine.js';
 import { convBatchNormFolding } from '../graph/passes/fusion.js';
 import { optimizeGraph } from '../graph/passes/optimize.js';
 import type { RewriteRule, RuleContext } from '../graph/passes/rule.js';
@@ -42,7 +45,7 @@ export function loadForCompression(model: string | Uint8Array): CompressModel {
   const bytes = typeof model === 'string' ? readFileSync(model) : model;
   const built = buildModel(decodeModel(bytes));
   const basic = optimizeGraph(built.graph, built.opsets, 'basic');
-  const folded = applyRules({ graph: basic.graph, opsets: basic.opsets, irVersion: built.irVersion, producerName: built.producerName }, [convBatchNormFolding]);
+  const folded = applyRules({ graph: basic.graph, opsets: basic.opsets, irVersion: built.irVersion, producerName: built.producerName }, [convBatchNormFolding, convOutputAffineFolding, convInputAffineFolding]);
   return folded.model;
 }
 

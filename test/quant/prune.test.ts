@@ -88,6 +88,31 @@ describe('pruneMagnitude', () => {
   });
 });
 
+describe('pruneMagnitude with calibration', () => {
+  it('ranks by |w| * rms(x_c) and moves the removed contribution of the channel means into the bias', () => {
+    // one 1x1 Conv, 2 input channels: channel 0 is constant 10, channel 1 is constant 0.1
+    const g = graph({
+      nodes: [node('Conv', ['x', 'W', 'B'], ['y'], {}, 'conv')],
+      inputs: [value('x', 'float32', [1, 2, 2, 2])],
+      outputs: [value('y', 'float32', [1, 2, 2, 2])],
+      initializers: { W: new Tensor('float32', Float32Array.from([0.5, 2, -0.3, 4]), [2, 2, 1, 1]), B: new Tensor('float32', Float32Array.from([1, -1]), [2]) },
+    });
+    const base = loadForCompression(modelBytes(g, 13));
+    const x = new Tensor('float32', Float32Array.from([10, 10, 10, 10, 0.1, 0.1, 0.1, 0.1]), [1, 2, 2, 2]);
+    const r = pruneMagnitude(base, { sparsity: 0.5, scope: 'global', minElements: 1, calibration: [new Map([['x', x]])] });
+    // scores: 0.5*10 = 5, 2*0.1 = 0.2, 0.3*10 = 3, 4*0.1 = 0.4: the two weights on channel 1 go (plain magnitude would drop 0.5 and -0.3)
+    const conv = r.model.graph.nodes[0]!;
+    expect(Array.from(r.model.graph.initializers.get(conv.inputs[1]!)!.numbers())).toEqual([0.5, 0, Math.fround(-0.3), 0]);
+    // bias += removed weight * channel mean: 1 + 2 * 0.1, -1 + 4 * 0.1
+    const b = r.model.graph.initializers.get(conv.inputs[2]!)!.numbers();
+    expect(b[0]).toBeCloseTo(1.2, 6);
+    expect(b[1]).toBeCloseTo(-0.6, 6);
+    // without calibration the smallest |w| go instead
+    const plain = pruneMagnitude(base, { sparsity: 0.5, scope: 'global', minElements: 1 });
+    expect(Array.from(plain.model.graph.initializers.get('W')!.numbers())).toEqual([0, 2, 0, 4]);
+  });
+});
+
 describe('pruneNM', () => {
   it('keeps the 2 largest of every 4 along the reduction axis (property)', () => {
     fc.assert(
