@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cachedPackedA, cachedPackedB, packMatrixA, packMatrixB, sgemm, type GemmArgs } from '../../src/kernels/cpu/gemm.js';
+import { cachedPackedA, cachedPackedB, packMatrixA, packMatrixB, setGemmSimd, sgemm, type GemmArgs } from '../../src/kernels/cpu/gemm.js';
 import { poolStats, shutdownPool, startPool } from '../../src/kernels/cpu/pool.js';
 import { referenceSgemm } from '../../src/kernels/cpu/reference/gemm.js';
 import { runOp } from '../../src/ops/dispatch.js';
@@ -227,5 +227,66 @@ describe('pre-packed operands on worker threads', () => {
       }
     }
     expect(poolStats().tasksRun).toBeGreaterThan(before);
+  });
+});
+
+describe('rowBias', () => {
+  beforeAll(async () => {
+    await startPool(3);
+  });
+  afterAll(async () => {
+    await shutdownPool();
+  });
+
+  it('gives bitwise C[i, j] += bias[i] after the product, on every path and thread count', () => {
+    const shapes: [number, number, number][] = [
+      [3, 4, 5], // direct loop
+      [1, 300, 40], // row vector
+      [300, 1, 40], // column vector
+      [37, 45, 600], // packed, 3 K blocks
+      [200, 260, 300], // packed, split over threads
+    ];
+    for (const [m, n, k] of shapes) {
+      for (const beta of [0, 0.5]) {
+        const args = build({ m, n, k, transA: true, transB: false, aOffset: 2, bOffset: 1, beta, seed: m + n + k });
+        const bias = randomFloats(m + 3, 77);
+        const want = run(args, {});
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] += bias[3 + i]!;
+        for (const threads of [1, 3]) {
+          expectBitwise(run(args, { threads, rowBias: bias, rowBiasOffset: 3 }), want, `${m}x${n}x${k} beta ${beta} threads ${threads}`);
+          expectBitwise(run(args, { threads, rowBias: bias, rowBiasOffset: 3, ...packsOf(args) }), want, `${m}x${n}x${k} packed threads ${threads}`);
+        }
+      }
+    }
+  });
+
+  it('refuses a bias shorter than m', () => {
+    const args = build({ m: 8, n: 8, k: 8, transA: false, transB: false, aOffset: 0, bOffset: 0, beta: 0, seed: 1 });
+    expect(() => run(args, { rowBias: new Float32Array(8), rowBiasOffset: 1 })).toThrow(/rowBias needs 9 elements/);
+  });
+});
+
+describe('the WebAssembly SIMD micro-kernel', () => {
+  afterAll(() => {
+    setGemmSimd(true);
+  });
+
+  it('is available here and gives bitwise the JavaScript kernel result', () => {
+    expect(setGemmSimd(true)).toBe(true);
+    fc.assert(
+      fc.property(arbProblem(70, 70, 600), (p) => {
+        const args = build(p);
+        setGemmSimd(true);
+        const simd = run(args, {});
+        const simdPacked = run(args, packsOf(args));
+        setGemmSimd(false);
+        const scalar = run(args, {});
+        const scalarPacked = run(args, packsOf(args));
+        expectBitwise(simd, scalar, 'simd vs scalar');
+        expectBitwise(simdPacked, scalar, 'simd packed vs scalar');
+        expectBitwise(scalarPacked, scalar, 'scalar packed vs scalar');
+      }),
+      { numRuns: 40 },
+    );
   });
 });

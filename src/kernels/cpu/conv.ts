@@ -14,6 +14,9 @@
  * times X[n, group] (C/g x I) as one GEMM (I = input positions), then col2im scatter-adds each column entry to
  * the output position o = i * stride - pad + k * dilation. Cost: 2 * N * C * (M/g) * K * I FLOPs + as many adds.
  *
+ * Conv's bias is added by the product itself (sgemm's rowBias: while the last K block is stored), not by a
+ * second pass over Y. When the weights are a constant (ctx.constantInputs, a session's initializer), their GEMM
+ * panels are packed once and cached on the weight tensor (gemm.ts cachedPackedA).
  * float32 runs through `sgemm` (multi-threaded with ctx.threads, bitwise identical for any thread count);
  * float64 through a plain float64 GEMM loop here; float16 is decoded to float32, computed, and re-encoded.
  * Spatial ranks above 3 (legal ONNX, never seen in practice) use the reference kernels.
@@ -84,20 +87,38 @@ interface MatmulArgs {
   threads: number;
   /** A (the weights) pre-packed for sgemm, when the weights are a constant (float32 only). */
   packedA?: PackedPanels;
+  /** Bias per row of C, added after the product (rowBias[rowBiasOffset + i] to row i). */
+  rowBias?: FloatArray;
+  rowBiasOffset?: number;
 }
 
-/** C = op(A) B, overwriting C: sgemm for float32, a plain i-p-j loop for float64. */
+/**
+ * C = op(A) B (+ a bias per row), overwriting C: sgemm for float32 (which adds the bias while storing), a plain
+ * i-p-j loop for float64.
+ */
 function matmul(args: MatmulArgs): void {
-  const { m, n, k, a, b, c } = args;
+  const { m, n, k, a, b, c, rowBias } = args;
   if (m === 0 || n === 0) return;
   if (k === 0) {
     for (let i = 0; i < m; i++) c.fill(0, args.cOffset + i * args.ldc, args.cOffset + i * args.ldc + n);
+  } else if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array && (rowBias === undefined || rowBias instanceof Float32Array)) {
+    sgemm({ ...args, a, b, c, beta: 0, rowBias });
     return;
+  } else {
+    matmulLoop(args);
   }
-  if (a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) {
-    sgemm({ ...args, a, b, c, beta: 0 });
-    return;
+  if (rowBias) {
+    for (let i = 0; i < m; i++) {
+      const v = rowBias[(args.rowBiasOffset ?? 0) + i]!;
+      const ci = args.cOffset + i * args.ldc;
+      for (let j = ci; j < ci + n; j++) c[j] += v;
+    }
   }
+}
+
+/** The float64 product of `matmul` (k > 0). */
+function matmulLoop(args: MatmulArgs): void {
+  const { m, n, k, a, b, c } = args;
   for (let i = 0; i < m; i++) {
     const ci = args.cOffset + i * args.ldc;
     c.fill(0, ci, ci + n);
@@ -190,6 +211,8 @@ const conv: Kernel = (inputs, attrs, outputs, ctx) => {
   const rows = Cg * K;
   const linesPerTile = pointwise ? lines : Math.max(1, Math.min(lines, Math.floor(COLUMN_BUDGET / Math.max(1, rows * lineLength))));
   const cols = pointwise || rows * outPlane === 0 ? undefined : columnsFor(x, rows * linesPerTile * lineLength);
+  // the bias is added by each product as it stores its block of Y (every element of Y is in exactly one)
+  const biasValues = bias ? floatValues(bias) : undefined;
   // constant float32 weights: GEMM panels of W[group] packed once and cached on the weight tensor
   const constantWeights = ctx.constantInputs?.[1] === true && w.type === 'float32' && wv instanceof Float32Array;
   const packedWeights = (g: number, n: number): PackedPanels | undefined =>
@@ -198,7 +221,7 @@ const conv: Kernel = (inputs, attrs, outputs, ctx) => {
     for (let g = 0; g < group; g++) {
       const xOffset = (n * C + g * Cg) * inPlane;
       const yOffset = (n * M + g * Mg) * outPlane;
-      const common = { m: Mg, k: rows, a: wv, aOffset: g * Mg * rows, lda: rows, transA: false, c: y, ldc: outPlane, threads: ctx.threads };
+      const common = { m: Mg, k: rows, a: wv, aOffset: g * Mg * rows, lda: rows, transA: false, c: y, ldc: outPlane, threads: ctx.threads, rowBias: biasValues, rowBiasOffset: g * Mg };
       if (!cols) {
         // pointwise: the input plane already is the column matrix (or there is nothing to multiply)
         matmul({ ...common, n: outPlane, b: xv, bOffset: xOffset, ldb: inPlane, cOffset: yOffset, packedA: packedWeights(g, outPlane) });
@@ -212,7 +235,6 @@ const conv: Kernel = (inputs, attrs, outputs, ctx) => {
       }
     }
   }
-  if (bias) addBias(y, floatValues(bias), N, M, outPlane);
   return [finish(spec, y)];
 };
 
