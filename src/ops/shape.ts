@@ -12,7 +12,7 @@
  */
 import type { AttrValue, Attrs, OutputSpec } from '../kernels/registry.js';
 import type { DataType } from '../tensor/dtype.js';
-import { fmtShape, MAX_ELEMENTS } from '../tensor/shape.js';
+import { fmtShape, MAX_ELEMENTS, sliceRange } from '../tensor/shape.js';
 import { fromNumbers, Tensor } from '../tensor/tensor.js';
 import { runOp, runOp1 } from './dispatch.js';
 import {
@@ -370,21 +370,7 @@ function resolveSlice(dims: readonly number[], starts: readonly number[], ends: 
   return axes.map((axis, i) => {
     const d = dims[axis]!;
     const step = steps[i]!;
-    let s = starts[i]!;
-    let e = ends[i]!;
-    if (s < 0) s += d;
-    if (e < 0) e += d;
-    let count: number;
-    if (step > 0) {
-      s = Math.min(Math.max(s, 0), d);
-      e = Math.min(Math.max(e, 0), d);
-      count = e > s ? Math.ceil((e - s) / step) : 0;
-    } else {
-      // a backward start clamps to [0, d - 1] (ONNX text; onnxruntime agrees), a backward end to [-1, d - 1]
-      s = Math.min(Math.max(s, 0), d - 1);
-      e = Math.min(Math.max(e, -1), d - 1);
-      count = s > e ? Math.ceil((s - e) / -step) : 0;
-    }
+    const { start: s, count } = sliceRange(starts[i]!, ends[i]!, step, d);
     return { axis, start: s, step, count };
   });
 }

@@ -99,3 +99,21 @@ export function broadcastStrides(from: readonly number[], to: readonly number[])
 export function fmtShape(dims: readonly number[]): string {
   return `[${dims.join(', ')}]`;
 }
+
+/**
+ * One axis of an ONNX Slice: the first index taken and how many, for `start`/`end` (negative counts from the
+ * end) and a nonzero `step` over a dim of size `d`. Clamping as Operators.md says: forward, start and end into
+ * [0, d]; backward, start into [0, d-1] and end into [-1, d-1].
+ */
+export function sliceRange(start: number, end: number, step: number, d: number): { start: number; count: number } {
+  let s = start < 0 ? start + d : start;
+  let e = end < 0 ? end + d : end;
+  if (step > 0) {
+    s = Math.min(Math.max(s, 0), d);
+    e = Math.min(Math.max(e, 0), d);
+    return { start: s, count: e > s ? Math.ceil((e - s) / step) : 0 };
+  }
+  s = Math.min(Math.max(s, 0), d - 1);
+  e = Math.min(Math.max(e, -1), d - 1);
+  return { start: s, count: s > e ? Math.ceil((s - e) / -step) : 0 };
+}

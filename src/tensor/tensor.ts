@@ -26,7 +26,7 @@ import {
 } from './dtype.js';
 import { TensorError } from './errors.js';
 import { decodeFloat16, encodeFloat16 } from './float16.js';
-import { fmtShape, normalizeAxis, sizeOf, stridesOf } from './shape.js';
+import { fmtShape, normalizeAxis, sizeOf, sliceRange, stridesOf } from './shape.js';
 
 /** What the constructor accepts as data: the dtype's typed array or a plain array of values. */
 export type TensorData = TypedArray | readonly number[] | readonly boolean[] | readonly bigint[] | readonly string[];
@@ -330,21 +330,7 @@ export class Tensor<T extends DataType = DataType> {
       const d = this.dims[a]!;
       const step = steps ? steps[i]! : 1;
       if (step === 0) throw new TensorError('slice: step 0');
-      let s = starts[i]!;
-      let e = ends[i]!;
-      if (s < 0) s += d;
-      if (e < 0) e += d;
-      let count: number;
-      if (step > 0) {
-        s = Math.min(Math.max(s, 0), d);
-        e = Math.min(Math.max(e, 0), d);
-        count = e > s ? Math.ceil((e - s) / step) : 0;
-      } else {
-        // ONNX clamps a backward start into [0, d-1] (numpy would select nothing for a start below -d)
-        s = Math.min(Math.max(s, 0), d - 1);
-        e = Math.min(Math.max(e, -1), d - 1);
-        count = s > e ? Math.ceil((s - e) / -step) : 0;
-      }
+      const { start: s, count } = sliceRange(starts[i]!, ends[i]!, step, d);
       dims[a] = count;
       if (count > 0) offset += s * this.strides[a]!;
       strides[a] = this.strides[a]! * step;

@@ -104,10 +104,8 @@ registerKernel('Slice', 'cpu', (inputs, attrs, outputs) => {
   const x = inputs[0]!;
   const axes = intsAttr(attrs, 'axes');
   const steps = intsAttr(attrs, 'steps');
-  // ONNX (and onnxruntime) clamp a backward start below -d to index 0, where Tensor.slice follows numpy
-  // (nothing selected): move such starts to 0 first
-  const starts = intsAttr(attrs, 'starts').map((s, i) => (steps[i]! < 0 && s + x.dims[axes[i]!]! < 0 ? 0 : s));
-  const v = x.slice(starts, intsAttr(attrs, 'ends'), axes, steps);
+  // Tensor.slice clamps as ONNX Slice does (a backward start below -d becomes index 0)
+  const v = x.slice(intsAttr(attrs, 'starts'), intsAttr(attrs, 'ends'), axes, steps);
   if (v.isContiguous) return [v];
   const { out, lanes } = newOutput(outputs[0]!);
   const src = lanesOf(v.raw());
