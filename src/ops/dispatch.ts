@@ -131,10 +131,11 @@ export function runOp(
     for (const t of temps) t.dispose();
     throw e;
   }
-  // kernels read contiguous row-major data
+  // kernels read contiguous row-major data through `.data`; on the CPU a contiguous view that starts at an
+  // offset (a Slice or Split output) is passed as it is, since its `.data` is already a zero-copy subarray
   const args = call.inputs.map((t) => {
     if (!t) return t;
-    const c = t.contiguous();
+    const c = backend === 'cpu' && t.isContiguous ? t : t.contiguous();
     if (c !== t && !temps.includes(c)) temps.push(c);
     return c;
   });
