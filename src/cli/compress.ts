@@ -141,6 +141,13 @@ export function compressionTable(before: CompressionFigures, after: CompressionF
   ].join('\n');
 }
 
+/** `--shape NAME=D0,D1,...`: the input's name and a probe tensor of those dims, or undefined when malformed. */
+function parseShapeOption(text: string): { input: string; probe: ReturnType<typeof probeTensor> } | undefined {
+  const match = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(text);
+  if (!match) return undefined;
+  return { input: match[1]!, probe: probeTensor(match[2]!.split(',').map(Number)) };
+}
+
 /** `tessera quantize` (see the file comment). Returns the process exit code. */
 export async function quantizeCommand(argv: readonly string[], io?: CliIO): Promise<number> {
   const { log, error } = outputOf(io);
@@ -175,13 +182,12 @@ export async function quantizeCommand(argv: readonly string[], io?: CliIO): Prom
     error(`tessera quantize: the model, --mode, -o and --shape are required\n${QUANTIZE_USAGE}`);
     return 2;
   }
-  const shapeMatch = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(values.shape);
-  if (!shapeMatch) {
+  const shape = parseShapeOption(values.shape);
+  if (!shape) {
     error(`tessera quantize: --shape must look like x=1,3,48,320, got '${values.shape}'`);
     return 2;
   }
-  const input = shapeMatch[1]!;
-  const probe = probeTensor(shapeMatch[2]!.split(',').map(Number));
+  const { input, probe } = shape;
   const runs = Math.max(1, Number(values.runs));
   const method = values.method as CalibrationMethod;
   if (!['minmax', 'percentile', 'entropy'].includes(method)) {
@@ -287,8 +293,8 @@ export async function pruneCommand(argv: readonly string[], io?: CliIO): Promise
     error(`tessera prune: the model, --method, -o and --shape are required\n${PRUNE_USAGE}`);
     return 2;
   }
-  const shapeMatch = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(values.shape);
-  if (!shapeMatch) {
+  const shape = parseShapeOption(values.shape);
+  if (!shape) {
     error(`tessera prune: --shape must look like x=1,3,48,192, got '${values.shape}'`);
     return 2;
   }
@@ -311,8 +317,7 @@ export async function pruneCommand(argv: readonly string[], io?: CliIO): Promise
     error(`tessera prune: --n and --m must be integers with 0 <= n <= m, m >= 1, got ${values.n}:${values.m}`);
     return 2;
   }
-  const input = shapeMatch[1]!;
-  const probe = probeTensor(shapeMatch[2]!.split(',').map(Number));
+  const { input, probe } = shape;
   const runs = Math.max(1, Number(values.runs));
   try {
     const original = readFileSync(modelPath);

@@ -13,21 +13,8 @@ import '../../src/ops/index.js';
 import '../../src/kernels/cpu/index.js';
 import { KernelError } from '../../src/tensor/errors.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { randomFloats } from '../util/tensors.js';
 
-/** xorshift32 values in [-1, 1). */
-function randomFloats(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 
 interface Problem {
   m: number;

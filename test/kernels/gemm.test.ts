@@ -4,21 +4,8 @@ import { chooseGemmPath, GEMM_PATH_COL_VECTOR, GEMM_PATH_NAIVE, GEMM_PATH_PACKED
 import { poolStats, shutdownPool, startPool } from '../../src/kernels/cpu/pool.js';
 import { referenceSgemm } from '../../src/kernels/cpu/reference/gemm.js';
 import { KernelError } from '../../src/tensor/errors.js';
+import { randomFloats } from '../util/tensors.js';
 
-/** xorshift32 values in [-1, 1). */
-function randomFloats(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 
 /** A random GEMM problem: padded leading dimensions, offsets, C pre-filled (NaN when beta is 0). */
 interface Problem {

@@ -1,20 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { sgemm } from '../../src/kernels/cpu/gemm.js';
+import { randomFloats } from '../util/tensors.js';
 import { poolStats, poolSupported, readyWorkerCount, runChunked, shutdownPool, startPool, TASK_THROW_FOR_TEST } from '../../src/kernels/cpu/pool.js';
-
-function randomFloats(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 
 /** C = A B for square n x n random matrices on `threads` threads. */
 function square(n: number, threads: number, seed = 1): Float32Array {

@@ -104,3 +104,18 @@ export function expectBitwise(actual: Tensor, expected: Tensor, label = ''): voi
   const eb = new Uint8Array(e.buffer, e.byteOffset, e.byteLength);
   expect(Buffer.compare(Buffer.from(ab), Buffer.from(eb)), `${label} bytes differ`).toBe(0);
 }
+
+/** `n` deterministic xorshift32 values in [-1, 1) from `seed` (for GEMM and pool tests). */
+export function randomFloats(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    out[i] = (s / 4294967296) * 2 - 1;
+  }
+  return out;
+}
