@@ -32,6 +32,7 @@ import { decodeModel } from './onnx/decode.js';
 import { planGraph, scopeNames } from './plan.js';
 import { optimizeGraph, type OptimizeReport } from './passes/index.js';
 import { graphTensors } from './passes/editor.js';
+import { DEFAULT_SPECIALIZATION_CAPACITY, ShapeSpecializer } from './specialize.js';
 
 /** Graph optimization levels, as onnxruntime names them. */
 /**
@@ -85,6 +86,14 @@ export interface SessionOptions {
    * with a LimitExceededError instead of hanging the caller.
    */
   maxLoopIterations?: number;
+  /**
+   * Re-run the graph passes for the concrete dims of each new feed shape, so shape arithmetic on symbolic
+   * dims (Shape -> Gather -> Concat -> Reshape) folds away before execution (./specialize.ts). `true` keeps
+   * DEFAULT_SPECIALIZATION_CAPACITY specialized graphs (LRU), a number that many, `false` none. Default: on for
+   * backend 'gpu' (those nodes would otherwise run on the host between shaders), off for 'cpu' (they cost
+   * microseconds there, and a plan per input shape would only add memory).
+   */
+  specializeShapes?: boolean | number;
 }
 
 /** Default of SessionOptions.maxTensorBytes: 2 GiB. */
@@ -153,6 +162,8 @@ export class InferenceSession {
   private released = false;
   private readonly profile: boolean;
   private readonly limits: SessionLimits;
+  /** Graphs specialized for concrete feed dims (SessionOptions.specializeShapes); undefined when off. */
+  private specializer: ShapeSpecializer | undefined;
 
   private constructor(
     /** The decoded model. */
@@ -215,9 +226,8 @@ export class InferenceSession {
     // see as uses, and fused operators have no derivative rule): such models run unrewritten
     const passLevel = level === 'none' || level === 'disabled' || hasGradientNode(built.graph) ? 'none' : level === 'basic' ? 'basic' : 'all';
     // fused operators have CPU kernels only: on the GPU backend activation fusion would force CPU fallbacks
-    const optimized = optimizeGraph(built.graph, built.opsets, passLevel, {
-      disabledRules: resolveBackend(options) === 'gpu' ? ['ActivationFusion'] : [],
-    });
+    const disabledRules = resolveBackend(options) === 'gpu' ? ['ActivationFusion'] : [];
+    const optimized = optimizeGraph(built.graph, built.opsets, passLevel, { disabledRules });
     // tensors the rewrites dropped (folded constants, replaced weights) are not reachable from the session any more
     if (optimized.graph !== built.graph) {
       const kept = new Set(graphTensors(optimized.graph));
@@ -225,6 +235,12 @@ export class InferenceSession {
     }
     const session = new InferenceSession({ ...built, graph: optimized.graph, opsets: optimized.opsets }, options);
     session.optimizationReport = optimized.report;
+    const specialize = options.specializeShapes ?? resolveBackend(options) === 'gpu';
+    if (specialize !== false && specialize !== 0) {
+      const capacity = specialize === true ? DEFAULT_SPECIALIZATION_CAPACITY : specialize;
+      const spec = new ShapeSpecializer(optimized.graph, optimized.opsets, passLevel, disabledRules, capacity);
+      if (spec.applies) session.specializer = spec;
+    }
     return session;
   }
 
@@ -278,7 +294,8 @@ export class InferenceSession {
     let fedBytes = 0;
     for (const v of feedMap.values()) fedBytes += valueBytes(v);
     const baseBytes = this.initializerBytes() + fedBytes;
-    const { outputs, stats } = this.arena.use(() => executor.runValues(this.model.graph, feedMap, names, baseBytes));
+    const graph = this.specializer ? this.specializer.graphFor(feedMap) : this.model.graph;
+    const { outputs, stats } = this.arena.use(() => executor.runValues(graph, feedMap, names, baseBytes));
     this.arena.disown(outputs.flatMap(tensorsOf));
     this.lastRunStats = stats;
     const result: Record<string, OnnxValue> = {};
@@ -419,6 +436,7 @@ export class InferenceSession {
     if (this.released) return;
     this.released = true;
     this.arena.clear();
+    this.specializer?.release();
     this.gpuResidency?.release();
     disposeGraph(this.model.graph);
   }
@@ -435,6 +453,10 @@ function checkOptions(o: SessionOptions): void {
   }
   const threads = o.threads ?? o.intraOpNumThreads;
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TesseraError(`threads must be a positive integer, got ${threads}`);
+  const spec = o.specializeShapes;
+  if (spec !== undefined && typeof spec !== 'boolean' && !(Number.isInteger(spec) && spec >= 0)) {
+    throw new TesseraError(`specializeShapes must be true, false or a non-negative integer (graphs to keep), got ${String(spec)}`);
+  }
   resolveBackend(o);
 }
 

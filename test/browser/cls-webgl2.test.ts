@@ -204,7 +204,7 @@ describeBrowser('browser bundle on WebGL 2 (headless Chromium)', () => {
         console.log(`cls in Chromium (${label}): ${run.ms.toFixed(0)} ms on ${result.info.renderer}; ${JSON.stringify({ ...run.gpu, renderer: undefined, hostOps: run.gpu?.hostOps.length })}`);
         expect(run.cpuFallbacks).toEqual([]);
         expect(run.gpu?.mode).toBe('webgl2');
-        for (const node of run.gpu!.hostOps) expect(node).toMatch(/Cast|Slice|Concat|Gather|Unsqueeze|Squeeze/);
+        expect(run.gpu!.hostOps).toEqual([]); // shape arithmetic folded for the input's dims
         if (pass === 1) {
           expect(run.gpu!.uploads).toBe(1); // the input; weights stayed resident
           expect(run.gpu!.compiles).toBe(0);

@@ -1,7 +1,7 @@
 /**
  * PP-OCR on backend 'gpu' against backend 'cpu': the direction classifier (MobileNetV3) and the recognizer
  * (SVTR) on a rendered text line must agree within rtol 1e-3 / atol 1e-3, with no CPU fallback, every
- * shader-capable node on the GPU, and transfers limited to the input upload and the output download once
+ * node on the GPU (no host op: shape arithmetic is folded for the input's dims), and transfers limited to the input upload and the output download once
  * the weights are resident. Then a leak check: repeated cls runs keep RSS growth bounded, and after release
  * no texture is left (ours, and gpu.js's once its compiled kernels are dropped).
  * Timings printed here come from the renderer named beside them (Mesa llvmpipe: software rendering).
@@ -46,8 +46,9 @@ function compareBackends(path: string, input: Tensor, label: string): void {
       console.log(`${label} on gpu (${pass}): ${ms.toFixed(0)} ms on ${RENDERER}; ${JSON.stringify({ ...stats.gpu, renderer: undefined, hostOps: stats.gpu!.hostOps.length })}`);
       expect(stats.cpuFallbacks).toEqual([]);
       expect(stats.gpu!.mode).toBe('headlessgl');
-      // host ops are integer shape arithmetic only (Shape -> Cast/Slice/Concat -> Reshape)
-      for (const node of stats.gpu!.hostOps) expect(node).toMatch(/Cast|Slice|Concat|Gather|Unsqueeze|Squeeze/);
+      // every node runs in a shader: the integer shape arithmetic (Shape -> Cast/Slice/Concat -> Reshape) was
+      // folded away by shape specialization for this input's dims (src/graph/specialize.ts)
+      expect(stats.gpu!.hostOps).toEqual([]);
       if (pass === 'warm') {
         expect(stats.gpu!.uploads).toBe(1); // the input image
         expect(stats.gpu!.downloads).toBe(Object.keys(got).length);

@@ -13,7 +13,9 @@
  * type and dims. This is only sound for inputs whose *values* do not affect output shapes, so inference runs
  * only for operators listed here: SHAPE_ONLY operators (output dims depend on input dims and attributes
  * only) and VALUE_INPUTS operators, whose listed inputs (Reshape's shape, Slice's starts...) must be
- * constants for inference to run. Anything else (If, Loop, NonZero, custom domains...) stays unknown.
+ * constants for inference to run, and Tessera's fused operators (domain com.tessera: Conv+activation, the QDQ
+ * kernels), whose outputs are sized by their input dims. Anything else (If, Loop, NonZero, other domains...)
+ * stays unknown.
  *
  * Besides full shapes, dims propagate partially (some known, some not) through shape-preserving unary
  * operators, so `Shape(x)` followed by `Gather`/`Slice` that picks only known dims can still fold.
@@ -26,6 +28,7 @@ import { findSchema, resolveAttrs, type InferContext } from '../../ops/schema.js
 import { allocate, type DataType, type TypedArray } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Dim, Graph, Node } from '../ir.js';
+import { FUSED_DOMAIN } from './fusion.js';
 
 /** Largest stand-in tensor allocated for inference (elements). */
 const MAX_STANDIN_ELEMENTS = 1 << 21;
@@ -180,9 +183,12 @@ function inferNode(
   standIn: (name: string) => Tensor | undefined,
   opsets: ReadonlyMap<string, number>,
 ): NodeResult {
-  if (n.domain !== '' || n.functionBody) return 'unknown';
-  const valueInputs = VALUE_INPUTS.get(n.opType);
-  if (!SHAPE_ONLY.has(n.opType) && !valueInputs) return 'unknown';
+  if (n.functionBody) return 'unknown';
+  // Tessera's own fused operators (Conv+activation, QDQ kernels, ...) size their outputs from input dims only
+  const fused = n.domain === FUSED_DOMAIN && findSchema(n.opType, n.domain) !== undefined;
+  if (n.domain !== '' && !fused) return 'unknown';
+  const valueInputs = fused ? undefined : VALUE_INPUTS.get(n.opType);
+  if (!fused && !SHAPE_ONLY.has(n.opType) && !valueInputs) return 'unknown';
   const opset = opsets.get('');
   if (opset === undefined) return 'unknown';
   const inputs: (Tensor | undefined)[] = [];
