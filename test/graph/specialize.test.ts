@@ -114,7 +114,7 @@ describe('shape specialization', () => {
     ] as const) {
       const plain = InferenceSession.createSync(join(MODELS, file));
       const spec = InferenceSession.createSync(join(MODELS, file), { specializeShapes: true });
-      const x = new Tensor('float32', randomFloats(dims.reduce((a, b) => a * b, 1), 7), [...dims]);
+      const x = new Tensor('float32', randomFloats(dims.reduce((a: number, b: number) => a * b, 1), 7), [...dims]);
       const want = plain.runSync({ x });
       const got = spec.runSync({ x });
       for (const k of Object.keys(want)) expect(Array.from(got[k]!.data as Float32Array)).toEqual(Array.from(want[k]!.data as Float32Array));
