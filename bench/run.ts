@@ -5,7 +5,9 @@
  *   npm run bench                       (tsx bench/run.ts)
  *   npm run bench -- --quick            a subset in under 3 minutes
  *   npm run bench -- --only kernels     or --only models; --filter TEXT keeps cases whose id contains TEXT
- *   npm run bench -- --no-gpu           skip the GPU backend
+ *   npm run bench -- --no-gpu           skip the GPU backend (same as --backend cpu)
+ *   npm run bench:models -- --backend gpu   the GPU for every case (also in --quick) beside Tessera cpu and
+ *                                       the peers; fails with the reason when no GPU context can be made
  *   options: --rounds N, --time MS (per implementation per round), --machine NAME, --out DIR
  *
  * Writes bench/results/<date>-<machine>[-quick][-partial].json (-partial: --only or --filter was given), the
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     filter: { type: 'string', multiple: true },
     'no-gpu': { type: 'boolean', default: false },
+    backend: { type: 'string' },
     rounds: { type: 'string' },
     time: { type: 'string' },
     machine: { type: 'string' },
@@ -55,8 +58,21 @@ if (args.help) {
 }
 
 /** Re-run under xvfb-run when the GPU is wanted and there is no display. Returns the child's exit code, or undefined. */
+const backendArg = args.backend;
+if (backendArg !== undefined && !['cpu', 'gpu', 'all'].includes(backendArg)) {
+  console.error(`--backend must be 'cpu', 'gpu' or 'all', got '${backendArg}'`);
+  process.exit(2);
+}
+if (backendArg === 'gpu' && args['no-gpu']) {
+  console.error('--backend gpu and --no-gpu contradict each other: pass one of them');
+  process.exit(2);
+}
+const noGpu = args['no-gpu'] || backendArg === 'cpu';
+/** --backend gpu: every case runs on the GPU too, and a missing GPU is an error rather than a note. */
+const forceGpu = backendArg === 'gpu';
+
 function reexecUnderXvfb(): number | undefined {
-  if (args['no-gpu'] || process.env['DISPLAY'] || process.env['TESSERA_BENCH_NO_XVFB'] === '1') return undefined;
+  if (noGpu || process.env['DISPLAY'] || process.env['TESSERA_BENCH_NO_XVFB'] === '1') return undefined;
   if (spawnSync('sh', ['-c', 'command -v xvfb-run'], { stdio: 'ignore' }).status !== 0) return undefined;
   const child = spawnSync('xvfb-run', ['-a', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
@@ -79,18 +95,22 @@ const started = performance.now();
 const startedAt = new Date();
 
 function gpuLabel(): GpuLabel {
-  if (args['no-gpu']) return { available: false, reason: '--no-gpu' };
+  if (noGpu) return { available: false, reason: args['no-gpu'] ? '--no-gpu' : '--backend cpu' };
   const info = gpuInfo();
   return info.available ? { available: true, mode: info.mode, renderer: info.renderer, software: info.software } : { available: false, reason: info.reason };
 }
 const gpu = gpuLabel();
+if (forceGpu && !gpu.available) {
+  console.error(`--backend gpu: no GPU context could be made: ${gpu.reason}`);
+  process.exit(1);
+}
 
 const filters = args.filter ?? [];
 const keep = (id: string): boolean => filters.length === 0 || filters.some((f) => id.includes(f));
 const kernelSpecs = only === 'models' ? [] : KERNEL_SPECS.filter((s) => (!quick || s.quick) && keep(s.id));
 const modelSpecs = only === 'kernels' ? [] : MODEL_SPECS.filter((s) => (!quick || s.quick) && keep(s.id));
 /** In --quick, the GPU runs only the matmuls of the crossover chart and the models marked for it (shader compiles are slow on software GL). */
-const gpuForKernel = (id: string, family: string): boolean => gpu.available && (!quick || family === 'matmul');
+const gpuForKernel = (id: string, family: string): boolean => gpu.available && (!quick || forceGpu || family === 'matmul');
 type Job = { id: string; prepare: () => PreparedCase };
 const jobs: Job[] = [
   ...kernelSpecs.map((s) => ({
@@ -99,7 +119,7 @@ const jobs: Job[] = [
   })),
   ...modelSpecs.map((s) => ({
     id: s.id,
-    prepare: () => prepareModelCase(s, { gpu: gpu.available && (!quick || !!s.quickGpu), gpuReason: gpu.available ? 'GPU skipped in --quick' : gpu.reason, threads }),
+    prepare: () => prepareModelCase(s, { gpu: gpu.available && (!quick || forceGpu || !!s.quickGpu), gpuReason: gpu.available ? 'GPU skipped in --quick' : gpu.reason, threads }),
   })),
 ];
 
