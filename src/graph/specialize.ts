@@ -19,6 +19,7 @@
  * Results are unchanged: the folded values are exactly what the removed nodes computed for these dims.
  * Cost: one pass run per new input signature (milliseconds for the PP-OCR models), then a map lookup per run.
  */
+import { TesseraError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Graph, type Dim, type ValueInfo } from './ir.js';
 import { graphTensors } from './passes/editor.js';
@@ -110,7 +111,10 @@ export class ShapeSpecializer {
     const g = this.base;
     const declared = new Graph(g.name, g.nodes, inputs, g.outputs, g.initializers, g.valueInfo);
     this.builds++;
-    const { graph } = optimizeGraph(declared, this.opsets, this.level, { disabledRules: this.disabledRules });
+    const { graph, opsets } = optimizeGraph(declared, this.opsets, this.level, { disabledRules: this.disabledRules });
+    for (const domain of opsets.keys()) {
+      if (!this.opsets.has(domain)) throw new TesseraError(`shape specialization emitted operators of domain '${domain}', which the session was not set up to run`);
+    }
     return graph;
   }
 

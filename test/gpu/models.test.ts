@@ -13,6 +13,8 @@ import { expect, it } from 'vitest';
 import { clsInput, recInput, type Image8 } from '../../demo/ocr.js';
 import { InferenceSession } from '../../src/graph/session.js';
 import { getGpuDevice } from '../../src/kernels/gpu/index.js';
+import { loadForCompression, saveModel } from '../../src/quant/model.js';
+import { quantizeFloat16 } from '../../src/quant/passes.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { expectClose } from '../util/tensors.js';
 import { describeGpu, RENDERER } from './gpu-env.js';
@@ -33,7 +35,7 @@ function disposeAll(outputs: Record<string, Tensor>): void {
 }
 
 /** Run `path` on cpu and gpu (twice on gpu: cold, then with resident weights) and compare. */
-function compareBackends(path: string, input: Tensor, label: string): void {
+function compareBackends(path: string | Uint8Array, input: Tensor, label: string): void {
   const cpu = InferenceSession.createSync(path);
   const gpu = InferenceSession.createSync(path, { backend: 'gpu' });
   try {
@@ -74,6 +76,10 @@ describeGpu('PP-OCR on the GPU backend', () => {
 
   it('rec (SVTR with attention) matches the CPU with zero fallbacks', { timeout: 400_000 }, () => {
     compareBackends(REC, recInput(loadLine('line_1.png')), 'rec');
+  });
+
+  it('cls with float16 weights (Cast to float32 in the shader) matches the CPU with zero fallbacks', { timeout: 240_000 }, () => {
+    compareBackends(saveModel(quantizeFloat16(loadForCompression(CLS))), clsInput(loadLine('line_0.png')), 'cls fp16');
   });
 
   it(`${LEAK_RUNS} cls runs keep RSS bounded; release leaves no texture`, { timeout: 900_000 }, async () => {

@@ -141,8 +141,18 @@ export function uploadValues(device: GpuDevice, values: Float32Array, dims: read
   return wrapTexture(device, device.run(UPLOAD_SOURCE, values.length, [values]), dims);
 }
 
-/** Host values of any numeric tensor as float32 (int64 through the safe-integer check). */
-function floatValues(t: Tensor): Float32Array {
+/**
+ * How a host tensor is written into a texture: 'values' (its numbers as float32; int64 through the
+ * safe-integer check) or 'bits' (a float16 tensor's raw 16-bit patterns as the numbers 0..65535, for shaders
+ * that decode them, see shape.ts HALF_TO_FLOAT).
+ */
+export type UploadEncoding = 'values' | 'bits';
+
+function floatValues(t: Tensor, encoding: UploadEncoding = 'values'): Float32Array {
+  if (encoding === 'bits') {
+    if (t.type !== 'float16') throw new TensorError(`a 'bits' upload takes a float16 tensor, got ${t.type}`);
+    return Float32Array.from(t.data as Uint16Array);
+  }
   if (t.type === 'float32') return t.data as Float32Array;
   return Float32Array.from(t.numbers());
 }
@@ -155,6 +165,7 @@ export class GpuResidency {
   private readonly persistent = new WeakSet<object>();
   private readonly cache = new Map<object, Map<string, GpuTensor>>();
   private readonly transient = new Map<Tensor, GpuTensor>();
+  private readonly transientBits = new Map<Tensor, GpuTensor>();
 
   constructor(readonly device: GpuDevice) {}
 
@@ -163,22 +174,23 @@ export class GpuResidency {
     if (t.location === 'cpu' && !t.disposed) this.persistent.add(t.raw());
   }
 
-  /** The texture of host tensor `t`, uploading it on first use. */
-  upload(t: Tensor): GpuTensor {
+  /** The texture of host tensor `t` (written as `encoding`), uploading it on first use. */
+  upload(t: Tensor, encoding: UploadEncoding = 'values'): GpuTensor {
     const storage = t.raw();
     if (!this.persistent.has(storage)) {
-      let g = this.transient.get(t);
+      const transient = encoding === 'values' ? this.transient : this.transientBits;
+      let g = transient.get(t);
       if (!g) {
-        g = uploadValues(this.device, floatValues(t), [t.size]);
-        this.transient.set(t, g);
+        g = uploadValues(this.device, floatValues(t, encoding), [t.size]);
+        transient.set(t, g);
       }
       return g;
     }
-    const key = `${t.type}:${t.offset}:${t.size}`;
+    const key = `${t.type}:${encoding}:${t.offset}:${t.size}`;
     let byKey = this.cache.get(storage);
     const hit = byKey?.get(key);
     if (hit) return hit;
-    const g = uploadValues(this.device, floatValues(t), [t.size]);
+    const g = uploadValues(this.device, floatValues(t, encoding), [t.size]);
     if (!byKey) {
       byKey = new Map();
       this.cache.set(storage, byKey);
@@ -189,8 +201,10 @@ export class GpuResidency {
 
   /** Free the uploads of values that are not persistent. */
   endRun(): void {
-    for (const g of this.transient.values()) g.dispose();
-    this.transient.clear();
+    for (const map of [this.transient, this.transientBits]) {
+      for (const g of map.values()) g.dispose();
+      map.clear();
+    }
   }
 
   /** Free every upload. */
@@ -202,7 +216,7 @@ export class GpuResidency {
 
   /** Number of uploads held. */
   get size(): number {
-    let n = this.transient.size;
+    let n = this.transient.size + this.transientBits.size;
     for (const byKey of this.cache.values()) n += byKey.size;
     return n;
   }
@@ -226,20 +240,26 @@ export class CallScope {
   ) {}
 
   /** The texture holding `t`'s elements (row-major), uploading a host tensor. */
-  texture(t: Tensor): GpuJsTexture {
-    if (t instanceof GpuTensor) return t.texture;
+  texture(t: Tensor, encoding: UploadEncoding = 'values'): GpuJsTexture {
+    if (t instanceof GpuTensor) {
+      if (encoding !== 'values') throw new TensorError(`${this.ctx.op}: a GPU tensor holds float32 values, not ${encoding}`);
+      return t.texture;
+    }
     if (t.size === 0) throw new TensorError(`${this.ctx.op}: an empty tensor has no texture`);
-    if (active && active.device === this.device) return active.upload(t).texture;
-    const g = uploadValues(this.device, floatValues(t), [t.size]);
+    if (active && active.device === this.device) return active.upload(t, encoding).texture;
+    const g = uploadValues(this.device, floatValues(t, encoding), [t.size]);
     this.temps.push(g);
     return g.texture;
   }
 
-  /** Run `source` over `spec`'s elements with texture arguments and wrap the result. */
-  run(source: string, spec: OutputSpec, args: readonly Tensor[]): Tensor {
+  /**
+   * Run `source` over `spec`'s elements with texture arguments and wrap the result. An argument is a tensor
+   * (its values) or `{ tensor, encoding }` for another upload encoding (float16 bits).
+   */
+  run(source: string, spec: OutputSpec, args: readonly (Tensor | EncodedArg)[]): Tensor {
     const size = sizeOf(spec.dims);
     if (size === 0) return new Tensor('float32', new Float32Array(0), spec.dims);
-    const textures = args.map((a) => this.texture(a));
+    const textures = args.map((a) => (a instanceof Tensor ? this.texture(a) : this.texture(a.tensor, a.encoding)));
     return wrapTexture(this.device, this.device.run(source, size, textures), spec.dims);
   }
 
@@ -247,6 +267,12 @@ export class CallScope {
     for (const t of this.temps) t.dispose();
     this.temps.length = 0;
   }
+}
+
+/** A kernel argument uploaded with an encoding other than 'values'. */
+export interface EncodedArg {
+  readonly tensor: Tensor;
+  readonly encoding: UploadEncoding;
 }
 
 /** A GPU kernel body: called only for float32 outputs, with a scope for textures. */

@@ -232,15 +232,9 @@ function castKernel(scope: CallScope, inputs: readonly (Tensor | undefined)[], _
   const x = inputs[0]!;
   const spec = outputs[0]!;
   if (x.type === 'float32') return [x.reshape(spec.dims)];
-  // float16: upload the raw bit patterns, decode per element
+  // float16: upload the raw bit patterns (kept for the session when x is a weight), decode per element
   checkIndexRange('Cast', x.dims);
-  const bits = new Tensor('float32', Float32Array.from(x.data as Uint16Array), x.dims);
-  try {
-    return [scope.run(kernelSource(['a0'], `var h = a0[i];\n${HALF_TO_FLOAT}\nreturn val;`), spec, [bits])];
-  } finally {
-    bits.dispose();
-  }
-
+  return [scope.run(kernelSource(['a0'], `var h = a0[i];\n${HALF_TO_FLOAT}\nreturn val;`), spec, [{ tensor: x, encoding: 'bits' }])];
 }
 
 const castAccepts = (inputs: readonly (Tensor | undefined)[], outputs: readonly import('../registry.js').OutputSpec[]): boolean =>
