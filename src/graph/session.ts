@@ -229,9 +229,9 @@ export class InferenceSession {
     // a Gradient node differentiates the graph as written (it names values by attribute, which rewrites do not
     // see as uses, and fused operators have no derivative rule): such models run unrewritten
     const passLevel = level === 'none' || level === 'disabled' || hasGradientNode(built.graph) ? 'none' : level === 'basic' ? 'basic' : 'all';
-    // on the GPU a fused operator runs as the same two shaders (src/kernels/gpu/fused.ts): fusion buys nothing there
-    const disabledRules = resolveBackend(options) === 'gpu' ? ['ActivationFusion'] : [];
-    const optimized = optimizeGraph(built.graph, built.opsets, passLevel, { disabledRules });
+    // rules that emit backend-specific operators run for their backend only (see RewriteRule.targets)
+    const target = resolveBackend(options);
+    const optimized = optimizeGraph(built.graph, built.opsets, passLevel, { target });
     // tensors the rewrites dropped (folded constants, replaced weights) are not reachable from the session any more
     if (optimized.graph !== built.graph) {
       const kept = new Set(graphTensors(optimized.graph));
@@ -245,7 +245,7 @@ export class InferenceSession {
       // rewrites that need known shapes may first fire in a specialized graph and emit fused operators:
       // the executor (made once per session) must know their domain
       if (!opsets.has(FUSED_DOMAIN)) opsets = new Map([...opsets, [FUSED_DOMAIN, FUSED_OPSET]]);
-      const spec = new ShapeSpecializer(optimized.graph, opsets, passLevel, disabledRules, capacity);
+      const spec = new ShapeSpecializer(optimized.graph, opsets, passLevel, target, capacity);
       if (spec.applies) specializer = spec;
       else opsets = optimized.opsets;
     }

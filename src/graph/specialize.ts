@@ -24,6 +24,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { Graph, type Dim, type ValueInfo } from './ir.js';
 import { graphTensors } from './passes/editor.js';
 import { optimizeGraph, type OptimizationLevel } from './passes/index.js';
+import type { RuleTarget } from './passes/rule.js';
 import type { OnnxValue } from './values.js';
 
 /** Default number of specialized graphs a session keeps. */
@@ -51,7 +52,7 @@ export class ShapeSpecializer {
     private readonly base: Graph,
     private readonly opsets: ReadonlyMap<string, number>,
     private readonly level: OptimizationLevel,
-    private readonly disabledRules: readonly string[],
+    private readonly target: RuleTarget,
     readonly capacity = DEFAULT_SPECIALIZATION_CAPACITY,
   ) {
     this.baseTensors = new Set(graphTensors(base));
@@ -111,7 +112,7 @@ export class ShapeSpecializer {
     const g = this.base;
     const declared = new Graph(g.name, g.nodes, inputs, g.outputs, g.initializers, g.valueInfo);
     this.builds++;
-    const { graph, opsets } = optimizeGraph(declared, this.opsets, this.level, { disabledRules: this.disabledRules });
+    const { graph, opsets } = optimizeGraph(declared, this.opsets, this.level, { target: this.target });
     for (const domain of opsets.keys()) {
       if (!this.opsets.has(domain)) throw new TesseraError(`shape specialization emitted operators of domain '${domain}', which the session was not set up to run`);
     }

@@ -131,7 +131,7 @@ describe('shape specialization guards', () => {
   it('refuses a specialized graph that needs an operator domain the session was not set up for', () => {
     const s = InferenceSession.createSync(join(MODELS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), { graphOptimizationLevel: 'basic' });
     // level 'all' fuses activations into com.tessera operators, which these opsets do not list
-    const spec = new ShapeSpecializer(s.model.graph, new Map([['', 13]]), 'all', []);
+    const spec = new ShapeSpecializer(s.model.graph, new Map([['', 13]]), 'all', 'cpu');
     const x = new Tensor('float32', new Float32Array(3 * 48 * 192), [1, 3, 48, 192]);
     expect(() => spec.graphFor(new Map([['x', x]]))).toThrow(/domain 'com.tessera', which the session was not set up to run/);
     void s.release();

@@ -29,6 +29,7 @@ import { GraphEditor, graphTensors } from './editor.js';
 import { deadNodeElimination, dropoutElimination, identityElimination } from './elimination.js';
 import { convInputAffineFolding, convOutputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion } from './affine.js';
 import { activationFusion, convBatchNormFolding, matMulAddToGemm } from './fusion.js';
+import { fakeQuantFusion } from './fake-quant.js';
 import { fusedQdqFusion, qdqFusion, qdqHardSwishFusion } from './qdq-fusion.js';
 import type { OptimizeOptions, RewriteRule, RuleContext } from './rule.js';
 
@@ -49,8 +50,29 @@ const BASIC_RULES: readonly RewriteRule[] = [
 export const LEVEL_RULES: Readonly<Record<OptimizationLevel, readonly RewriteRule[]>> = {
   none: [],
   basic: BASIC_RULES,
-  all: [...BASIC_RULES, convBatchNormFolding, convOutputAffineFolding, convInputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion, matMulAddToGemm, activationFusion, qdqFusion, fusedQdqFusion, qdqHardSwishFusion],
+  all: [
+    ...BASIC_RULES,
+    convBatchNormFolding,
+    convOutputAffineFolding,
+    convInputAffineFolding,
+    fusedConvInputAffineFolding,
+    hardSwishFusion,
+    matMulAddToGemm,
+    // on the GPU a fused activation runs as the same two shaders: fusion buys nothing there
+    cpuOnly(activationFusion),
+    // the quantized-weight kernels these emit are CPU kernels
+    cpuOnly(qdqFusion),
+    cpuOnly(fusedQdqFusion),
+    cpuOnly(qdqHardSwishFusion),
+    // textures hold float32: a Q -> DQ pair becomes one float shader
+    fakeQuantFusion,
+  ],
 };
+
+/** `rule`, run only when the graph targets the CPU. */
+function cpuOnly(rule: RewriteRule): RewriteRule {
+  return { ...rule, targets: ['cpu'] };
+}
 
 /** Rewrites made by one rule. */
 export interface PassCount {
@@ -117,7 +139,9 @@ export function optimizeGraph(graph: Graph, opsets: ReadonlyMap<string, number>,
   const disabled = new Set(options.disabledRules ?? []);
   const known = new Set(LEVEL_RULES.all.map((r) => r.name));
   for (const name of disabled) if (!known.has(name)) throw new TesseraError(`optimizeGraph: unknown rule '${name}' in disabledRules; rules: ${[...known].join(', ')}`);
-  const rules = rulesOfLevel.filter((r) => !disabled.has(r.name));
+  const target = options.target ?? 'cpu';
+  if (target !== 'cpu' && target !== 'gpu') throw new TesseraError(`optimizeGraph: target must be 'cpu' or 'gpu', got '${String(target)}'`);
+  const rules = rulesOfLevel.filter((r) => !disabled.has(r.name) && (!r.targets || r.targets.includes(target)));
   const state: RunState = {
     rules,
     options: { maxFoldedElements: options.maxFoldedElements ?? 1_000_000, maxIterations: options.maxIterations ?? 16 },

@@ -17,12 +17,20 @@ export interface OptimizeOptions {
   maxIterations?: number;
   /** Rule names to leave out (e.g. ['ConvBatchNormFolding']). */
   disabledRules?: readonly string[];
+  /**
+   * The backend the graph will run on (default 'cpu'): rules that emit operators only one backend runs well
+   * declare `targets`, and run only for those (fused int8 kernels on the CPU, FakeQuantize on the GPU).
+   */
+  target?: RuleTarget;
 }
+
+/** A backend a rule can target. */
+export type RuleTarget = 'cpu' | 'gpu';
 
 /** What a rule sees besides the node. */
 export interface RuleContext {
   readonly editor: GraphEditor;
-  readonly options: Required<Omit<OptimizeOptions, 'disabledRules'>>;
+  readonly options: Required<Omit<OptimizeOptions, 'disabledRules' | 'target'>>;
   /** Opset of a domain in this scope ('' = ai.onnx); undefined when the model does not import it. */
   opset(domain: string): number | undefined;
   /** Record that a rule emitted a node of `domain` (the optimized model must import it). */
@@ -38,6 +46,8 @@ export interface RewriteRule {
   readonly opTypes: readonly string[];
   /** Domain of those operators (default '' = ai.onnx). */
   readonly domain?: string;
+  /** Backends the rule runs for (default: every backend); see OptimizeOptions.target. */
+  readonly targets?: readonly RuleTarget[];
   /** True when the rule applies to `node` (no edits here). */
   condition(node: Node, ctx: RuleContext): boolean;
   /** Rewrite; true when the graph changed. */

@@ -11,3 +11,4 @@ import './rnn.js';
 import './quantize.js';
 import './fused.js';
 import './misc.js';
+import './fake-quant.js';

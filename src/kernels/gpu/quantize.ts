@@ -45,3 +45,33 @@ registerGpuKernel(
     hostInputs: [0, 2],
   },
 );
+
+/**
+ * com.tessera FakeQuantize (a QuantizeLinear -> DequantizeLinear pair on an activation, see
+ * src/ops/fake-quant.ts): round x / scale half to even, add the zero point, clamp to the integer range, and
+ * map back, all in float32 in one shader; scale and zero point are one-texel textures (weights of the session,
+ * so no recompilation per pair). Round half to even: r = floor(v + 0.5), minus one when v sat exactly halfway
+ * and r is odd. Cost: a division, three fetches and a few flops per element.
+ */
+registerGpuKernel(
+  'FakeQuantize',
+  (scope, inputs, _attrs, outputs) => {
+    const x = inputs[0]!;
+    const zero = inputs[2];
+    checkIndexRange('FakeQuantize', x.dims);
+    const [lo, hi] = zero?.type === 'int8' ? ['-128.0', '127.0'] : ['0.0', '255.0'];
+    const args = zero ? [x, inputs[1]!, zero] : [x, inputs[1]!];
+    const z = zero ? 'a2[0]' : '0.0';
+    const body = [
+      'var s = a1[0];',
+      `var z = ${z};`,
+      'var v = a0[i] / s;',
+      'var r = Math.floor(v + 0.5);',
+      'if (r - v == 0.5 && r - 2.0 * Math.floor(r * 0.5) == 1.0) { r = r - 1.0; }',
+      `var q = Math.min(Math.max(r + z, ${lo}), ${hi});`,
+      'return (q - z) * s;',
+    ].join('\n');
+    return [scope.run(kernelSource(args.map((_, k) => `a${k}`), body), outputs[0]!, args)];
+  },
+  { domain: 'com.tessera', hostInputs: [2] },
+);
