@@ -41,6 +41,9 @@ const TO_DESCR: Readonly<Record<TypedArrayDataType, string>> = {
   uint32: '<u4',
   int64: '<i8',
   bool: '|b1',
+  // numpy has no 4-bit dtype: int4/uint4 values (held one per byte) are written as int8/uint8
+  int4: '|i1',
+  uint4: '|u1',
 };
 
 /** A malformed or unsupported .npy file. */

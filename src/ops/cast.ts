@@ -1,11 +1,12 @@
 /**
  * Cast and CastLike: convert a tensor to another dtype (ONNX conversion rules; see
  * src/kernels/cpu/cast.ts). `to` is an ONNX TensorProto.DataType code; codes of types Tessera does not hold
- * (string, bfloat16, float8, int4, uint64, complex, ...) are refused by name. `saturate` (opset 19) only
+ * (string, bfloat16, float8, uint64, complex, ...) are refused by name; int4/uint4 are accepted (wrapping
+ * to the low 4 bits like other narrowing integer casts). `saturate` (opset 19) only
  * affects float8 targets, which are unsupported, so it is accepted and has no effect; `round_mode` likewise.
  */
 import type { OutputSpec } from '../kernels/registry.js';
-import { dataTypeFromOnnx, ONNX_TYPE_CODES, type DataType } from '../tensor/dtype.js';
+import { dataTypeFromOnnxCode, ONNX_TYPE_CODES, SUB_BYTE_TYPES, type DataType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runOp1 } from './dispatch.js';
 import { ALL_TYPES, defineOp, fail } from './schema.js';
@@ -41,6 +42,9 @@ const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = {
   26: 'INT2',
 };
 
+/** Types Cast reads and writes: every numeric dtype, bool, and the 4-bit ones. */
+const CAST_TYPES: readonly DataType[] = [...ALL_TYPES, ...SUB_BYTE_TYPES];
+
 const CAST_ATTRIBUTES = {
   saturate: { kind: 'int', default: 1 },
   round_mode: { kind: 'string', ignored: true },
@@ -50,14 +54,15 @@ defineOp({
   name: 'Cast',
   inputs: [{ name: 'input', type: 'T1' }],
   outputs: ['output'],
-  types: { T1: ALL_TYPES },
+  types: { T1: CAST_TYPES },
   attributes: { to: { kind: 'int', required: true }, ...CAST_ATTRIBUTES },
   infer(inputs, attrs, ctx): OutputSpec[] {
     const code = attrs['to'] as number;
-    const to = dataTypeFromOnnx(code);
+    const found = dataTypeFromOnnxCode(code);
+    const to = found === 'string' ? undefined : found;
     if (!to) {
       const name = ONNX_TYPE_NAMES[code] ?? 'unknown';
-      const supported = ALL_TYPES.map((t) => `${ONNX_TYPE_CODES[t]} (${t})`).join(', ');
+      const supported = CAST_TYPES.map((t) => `${ONNX_TYPE_CODES[t]} (${t})`).join(', ');
       fail('Cast', `attribute 'to' is ${code} (${name}), a type Tessera does not support; supported: ${supported}`, ctx);
     }
     return [{ type: to, dims: inputs[0]!.dims }];
@@ -71,7 +76,7 @@ defineOp({
     { name: 'target_type', type: 'T2' },
   ],
   outputs: ['output'],
-  types: { T1: ALL_TYPES, T2: ALL_TYPES },
+  types: { T1: CAST_TYPES, T2: CAST_TYPES },
   attributes: { ...CAST_ATTRIBUTES },
   infer(inputs): OutputSpec[] {
     return [{ type: inputs[1]!.type, dims: inputs[0]!.dims }];

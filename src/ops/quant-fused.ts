@@ -17,6 +17,9 @@
  *            X' = (saturate(roundHalfEven(X / X_scale) + X_zero_point) - X_zero_point) * X_scale otherwise:
  *            exactly DequantizeLinear(QuantizeLinear(X)) -> base(X, DequantizeLinear(W)) of the QDQ graph.
  *
+ * MatMulInt4 (com.tessera): a MatMul/Gemm whose weight is int4/uint4 in blocks along K, kept packed two per byte
+ *   (the QDQ fusion pass's form of DequantizeLinear(int4, block_size) -> MatMul; see its schema below).
+ *
  * SparseConv (com.tessera): a group-1 2-D Conv whose weight is stored in CSR form (W_values, W_columns,
  *   W_row_starts over the [M, C*kH*kW] view) with `weight_shape`, strides, pads, dilations; B optional.
  *
@@ -160,6 +163,75 @@ defineOp({
   },
 });
 
+/**
+ * MatMulInt4 (com.tessera): Y = A (float32 [..., K]) times W[K, N] plus an optional bias and activation, W given as
+ * the QDQ fusion pass finds it behind DequantizeLinear(int4 or uint4 [K, N], axis 0, block_size): `B` the values
+ * packed two per byte in row-major [K, N] order (ONNX INT4 packing: element i in byte i >> 1, low nibble first;
+ * ceil(K * N / 2) bytes), `scales` float32 [ceil(K / block_size), N], optional `zero_points` int4/uint4 of the
+ * same shape (one value per element), optional `bias` float32 [N] (a Gemm's C). Attributes K, N, block_size,
+ * signed (1: int4 two's-complement codes, 0: uint4), activation / activation_params as the QDQ ops.
+ *   Y[..., n] = act(sum_k A[..., k] * fround((code(k, n) - zp(k / block_size, n)) * scale(k / block_size, n)) + bias[n])
+ * which is DequantizeLinear -> MatMul (-> Add) exactly. Kernel: src/kernels/cpu/int4-matmul.ts.
+ */
+defineOp({
+  name: 'MatMulInt4',
+  domain: TESSERA_DOMAIN,
+  inputs: [
+    { name: 'A', type: 'T' },
+    { name: 'B', type: 'TB' },
+    { name: 'scales', type: 'T' },
+    { name: 'zero_points', type: 'TZ', optional: true },
+    { name: 'bias', type: 'T', optional: true },
+  ],
+  outputs: ['Y'],
+  types: { T: ['float32'], TB: ['uint8'], TZ: ['int4', 'uint4'] },
+  attributes: {
+    K: { kind: 'int', required: true },
+    N: { kind: 'int', required: true },
+    block_size: { kind: 'int', required: true },
+    signed: { kind: 'int', default: 1 },
+    ...ACTIVATION_ATTRS,
+  },
+  normalize(inputs, attrs, ctx): Normalized {
+    const out: Record<string, AttrValue> = { ...(attrs as Record<string, AttrValue>) };
+    if (attrs['activation'] !== '') {
+      const full = fusedActivation('MatMulInt4', attrs, ctx);
+      out['activation'] = full.activation;
+      out['activation_params'] = Object.freeze(full.params);
+    } else if ((attrs['activation_params'] as readonly number[]).length) {
+      fail('MatMulInt4', `attribute 'activation_params' is given without an activation`, ctx);
+    }
+    return { inputs: [...inputs], attrs: out };
+  },
+  infer(inputs, attrs: Attrs, ctx: InferContext): OutputSpec[] {
+    const op = 'MatMulInt4';
+    const a = req(op, inputs, 0, 'A', ctx);
+    const codes = req(op, inputs, 1, 'B', ctx);
+    const scales = req(op, inputs, 2, 'scales', ctx);
+    const k = attrs['K'] as number;
+    const n = attrs['N'] as number;
+    const bs = attrs['block_size'] as number;
+    const signed = attrs['signed'] as number;
+    if (!(k >= 1) || !(n >= 1) || !(bs >= 1)) fail(op, `attributes K = ${k}, N = ${n} and block_size = ${bs} must be at least 1`, ctx);
+    if (signed !== 0 && signed !== 1) fail(op, `attribute 'signed' is ${signed}; expected 0 (uint4) or 1 (int4)`, ctx);
+    expectMinRank(op, 'A', a, 1, ctx);
+    if (a.dims[a.rank - 1] !== k) fail(op, `input 'A' has shape ${fmtShape(a.dims)}; expected its last dim to be K = ${k}`, ctx);
+    const bytes = Math.ceil((k * n) / 2);
+    if (codes.rank !== 1 || codes.dims[0] !== bytes) fail(op, `input 'B' has shape ${fmtShape(codes.dims)}; expected [${bytes}] (K * N = ${k * n} 4-bit codes packed two per byte)`, ctx);
+    const blocks = Math.ceil(k / bs);
+    if (scales.rank !== 2 || scales.dims[0] !== blocks || scales.dims[1] !== n) fail(op, `input 'scales' has shape ${fmtShape(scales.dims)}; expected [${blocks}, ${n}] (ceil(K / block_size) blocks per column)`, ctx);
+    const zp = inputs[3];
+    if (zp) {
+      if (zp.rank !== 2 || zp.dims[0] !== blocks || zp.dims[1] !== n) fail(op, `input 'zero_points' has shape ${fmtShape(zp.dims)}; expected [${blocks}, ${n}] like 'scales'`, ctx);
+      if ((zp.type === 'int4') !== (signed === 1)) fail(op, `input 'zero_points' is ${zp.type} but 'signed' is ${signed}; they must agree`, ctx);
+    }
+    const bias = inputs[4];
+    if (bias && (bias.rank !== 1 || bias.dims[0] !== n)) fail(op, `input 'bias' has shape ${fmtShape(bias.dims)}; expected [${n}]`, ctx);
+    if (attrs['activation'] !== '') fusedActivation(op, attrs, ctx);
+    return [{ type: 'float32', dims: [...a.dims.slice(0, -1), n] }];
+  },
+});
+
 defineOp({
   name: 'SparseConv',
   domain: TESSERA_DOMAIN,
@@ -229,6 +301,25 @@ export function qdqOp(base: QdqBase, x: Tensor, w: Tensor, wScale: Tensor, bias?
  */
 export function matMulNBits(a: Tensor, codes: Tensor, scales: Tensor, k: number, n: number, bias?: Tensor): Tensor {
   return runOp1('MatMulNBits', [a, codes, scales, undefined, undefined, bias], { K: k, N: n, bits: 4, block_size: 32 }, { domain: MICROSOFT_DOMAIN, opset: 1 });
+}
+
+/** Options of `matMulInt4`: the weight's geometry and, optionally, zero points, bias and activation. */
+export interface MatMulInt4Options {
+  k: number;
+  n: number;
+  blockSize: number;
+  /** int4 codes (default) or uint4. */
+  signed?: boolean;
+  zeroPoints?: Tensor;
+  bias?: Tensor;
+  activation?: string;
+  activationParams?: readonly number[];
+}
+
+/** com.tessera MatMulInt4: `a` [..., K] times the packed int4 W[K, N] (`codes`, `scales`; see the schema's comment). */
+export function matMulInt4(a: Tensor, codes: Tensor, scales: Tensor, o: MatMulInt4Options): Tensor {
+  const attrs = { K: o.k, N: o.n, block_size: o.blockSize, signed: o.signed === false ? 0 : 1, activation: o.activation, activation_params: o.activationParams };
+  return runOp1('MatMulInt4', [a, codes, scales, o.zeroPoints, o.bias], attrs, { domain: TESSERA_DOMAIN, opset: 1 });
 }
 
 /**

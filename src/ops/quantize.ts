@@ -11,13 +11,14 @@ import type { AttrValue, Attrs, OutputSpec } from '../kernels/registry.js';
 import { OpValidationError } from '../tensor/errors.js';
 import './conv.js';
 import './quant-fused.js';
-import { dataTypeFromOnnx, type DataType } from '../tensor/dtype.js';
+import { dataTypeFromOnnx, dataTypeFromOnnxCode, type DataType } from '../tensor/dtype.js';
 import { fmtShape, normalizeAxis } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runOp, runOp1 } from './dispatch.js';
 import { broadcastOrFail, defineOp, fail, findSchema, req, type InferContext, type Normalized, type OpSchema } from './schema.js';
 
-const QUANT_TYPES: readonly DataType[] = ['int8', 'uint8', 'int16', 'uint16'];
+/** Integer types of quantized values: int4/uint4 (opset 21) are held one value per byte (src/tensor/dtype.ts). */
+const QUANT_TYPES: readonly DataType[] = ['int8', 'uint8', 'int16', 'uint16', 'int4', 'uint4'];
 const SCALE_TYPES: readonly DataType[] = ['float32', 'float16'];
 
 /** How quantization parameters map onto a tensor: resolved by `quantLayout`. */
@@ -33,7 +34,9 @@ export interface QuantLayout {
  * Decide the granularity of (scale, zeroPoint) for a tensor of `dims`, or throw naming what does not fit.
  */
 export function quantLayout(op: string, dims: readonly number[], scale: Tensor, zeroPoint: Tensor | undefined, axisAttr: number, blockSize: number, ctx?: InferContext): QuantLayout {
-  if (zeroPoint && fmtShape(zeroPoint.dims) !== fmtShape(scale.dims)) {
+  // a one-element zero point of rank 0 or 1 goes with a one-element scale of rank 0 or 1 (ONNX's own int4 tests pair [1] with [])
+  const bothScalar = zeroPoint !== undefined && zeroPoint.size === 1 && zeroPoint.rank <= 1 && scale.size === 1 && scale.rank <= 1;
+  if (zeroPoint && !bothScalar && fmtShape(zeroPoint.dims) !== fmtShape(scale.dims)) {
     fail(op, `zero point shape ${fmtShape(zeroPoint.dims)} must equal scale shape ${fmtShape(scale.dims)}`, ctx);
   }
   if (blockSize < 0) fail(op, `block_size must be >= 0, got ${blockSize}`, ctx);
@@ -61,8 +64,8 @@ export function quantLayout(op: string, dims: readonly number[], scale: Tensor, 
 
 function quantOutputType(op: string, zp: Tensor | undefined, outputDtype: number, ctx: InferContext): DataType {
   if (outputDtype !== 0) {
-    const t = dataTypeFromOnnx(outputDtype);
-    if (!t || !QUANT_TYPES.includes(t)) fail(op, `output_dtype ${outputDtype} is not supported; Tessera quantizes to int8, uint8, int16 or uint16`, ctx);
+    const t = dataTypeFromOnnxCode(outputDtype);
+    if (!t || !QUANT_TYPES.includes(t)) fail(op, `output_dtype ${outputDtype} is not supported; Tessera quantizes to ${QUANT_TYPES.join(', ')}`, ctx);
     if (zp && zp.type !== t) fail(op, `output_dtype ${t} differs from y_zero_point type ${zp.type}`, ctx);
     return t;
   }

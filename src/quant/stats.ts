@@ -8,7 +8,10 @@
  *   (output elements x reduction length; the com.tessera Fused* forms count as their base op), read from one
  *   run that fetches those nodes' outputs. The quantized-weight forms count like their base op too: com.tessera
  *   QDQConv/QDQMatMul/QDQGemm (int8 weight at input 1) and com.microsoft MatMulNBits (4-bit codes: K x N
- *   parameters, a weight is zero when its code is the zero point 8; reduction K). Elementwise
+ *   parameters, a weight is zero when its code is the zero point 8; reduction K) and com.tessera MatMulInt4
+ *   (K x N codes packed two per byte: a weight is zero when its code equals its zero point; reduction K). Weight
+ *   bytes count what is held: a MatMulInt4's packed uint8 codes at 1 byte per 2 weights, an unfused int4/uint4
+ *   tensor at 1 byte per value. Elementwise
  *   and normalization work is not counted (it is small next to the convolutions here).
  */
 import { Executor } from '../graph/executor.js';
@@ -32,6 +35,11 @@ const COUNTED = new Set(['Conv', 'ConvInteger', 'MatMul', 'MatMulInteger', 'Gemm
 /** onnxruntime's 4-bit MatMulNBits (the int4 pass's output). */
 function isNBits(n: Node): boolean {
   return n.domain === 'com.microsoft' && n.opType === 'MatMulNBits';
+}
+
+/** com.tessera MatMulInt4 (the QDQ fusion's form of an int4 blocked weight): codes packed two per byte at input 1. */
+function isInt4MatMul(n: Node): boolean {
+  return n.domain === 'com.tessera' && n.opType === 'MatMulInt4';
 }
 
 /** The weight input position of a weighted op. */
@@ -84,6 +92,25 @@ export function modelStats(graph: Graph, opsets: ReadonlyMap<string, number>, fe
       }
       continue;
     }
+    if (isInt4MatMul(n)) {
+      // K x N parameters; a weight is zero when its code equals its block's zero point (0 without zero points)
+      const packed = graph.initializers.get(n.inputs[1] ?? '');
+      if (!packed || seen.has(packed)) continue;
+      seen.add(packed);
+      const k = n.attrs['K'] as number;
+      const cols = n.attrs['N'] as number;
+      const bs = n.attrs['block_size'] as number;
+      const signed = n.attrs['signed'] !== 0;
+      const zp = n.inputs[3] ? graph.initializers.get(n.inputs[3])?.numbers() : undefined;
+      const bytes = packed.data as Uint8Array;
+      parameters += k * cols;
+      for (let e = 0; e < k * cols; e++) {
+        const nib = (bytes[e >> 1]! >> ((e & 1) << 2)) & 15;
+        const code = signed ? (nib ^ 8) - 8 : nib;
+        if (code === (zp ? zp[Math.floor(e / cols / bs) * cols + (e % cols)]! : 0)) zeroParameters++;
+      }
+      continue;
+    }
     if (!WEIGHTED.has(n.opType) && !(n.domain === 'com.tessera' && (n.opType.startsWith('Fused') || n.opType.startsWith('QDQ')))) continue;
     const w = weightTensor(graph, producers, n.inputs[weightIndex(n)] ?? '');
     if (!w || seen.has(w.t)) continue;
@@ -95,11 +122,12 @@ export function modelStats(graph: Graph, opsets: ReadonlyMap<string, number>, fe
   const baseOp = (n: Node): string => {
     if (n.domain === 'com.tessera' && n.opType.startsWith('Fused')) return n.opType.slice(5);
     if (n.domain === 'com.tessera' && n.opType.startsWith('QDQ')) return n.opType.slice(3);
+    if (isInt4MatMul(n)) return 'MatMulInt4';
     return isNBits(n) ? 'MatMulNBits' : n.opType;
   };
-  const counted = graph.nodes.filter((n) => (COUNTED.has(baseOp(n)) || isNBits(n)) && n.outputs[0]);
+  const counted = graph.nodes.filter((n) => (COUNTED.has(baseOp(n)) || isNBits(n) || isInt4MatMul(n)) && n.outputs[0]);
   // MatMuls of two activations (attention) take K from their first input: fetch it in the same run
-  const needA = counted.filter((n) => baseOp(n).startsWith('MatMul') && !isNBits(n) && !weightTensor(graph, producers, n.inputs[1] ?? ''));
+  const needA = counted.filter((n) => baseOp(n).startsWith('MatMul') && !isNBits(n) && !isInt4MatMul(n) && !weightTensor(graph, producers, n.inputs[1] ?? ''));
   const fetch = [...new Set([...counted.map((n) => n.outputs[0]!), ...needA.map((n) => n.inputs[0]!)])];
   const { outputs } = new Executor(opsets, { backend: 'cpu' }).run(graph, feeds, fetch);
   const byName = new Map(fetch.map((name, i) => [name, outputs[i]!]));
@@ -109,7 +137,7 @@ export function modelStats(graph: Graph, opsets: ReadonlyMap<string, number>, fe
     const w = weightTensor(graph, producers, n.inputs[1] ?? '')?.t;
     let reduction: number;
     const op = baseOp(n);
-    if (op === 'MatMulNBits') reduction = n.attrs['K'] as number;
+    if (op === 'MatMulNBits' || op === 'MatMulInt4') reduction = n.attrs['K'] as number;
     else if (op === 'Conv' || op === 'ConvInteger') reduction = w ? w.size / w.dims[0]! : 0;
     else if (op === 'Gemm') reduction = w ? (n.attrs['transB'] ? w.dims[1]! : w.dims[0]!) : 0;
     else if (w) reduction = w.dims[w.rank - 2]!;

@@ -8,6 +8,14 @@
  * array of empty strings without going through the buffer source, and `bytesPerElement('string')` is a
  * nominal STRING_ELEMENT_BYTES used only for memory accounting (the characters themselves are not counted).
  * Operator schemas list the dtypes they accept; only those that really handle strings list 'string'.
+ *
+ * int4 and uint4 (ONNX INT4 = 22, UINT4 = 21) are held one value per element in an Int8Array / Uint8Array
+ * (values in [-8, 7] / [0, 15]), so generic code (views, gathers, QuantizeLinear/DequantizeLinear) treats them
+ * as narrow integers and `bytesPerElement` is honestly 1 for them in memory. They are packed two per byte only
+ * at the edges: in ONNX files (src/graph/onnx/tensor-proto.ts, with ./int4.ts's codec) and inside the fused
+ * int4 weight kernels, which keep their weight as packed bytes. They are not in DATA_TYPES (see SUB_BYTE_TYPES),
+ * so code that enumerates every dtype meets them only where it asks for them (QuantizeLinear/DequantizeLinear,
+ * Cast and CastLike list them; the npy codec writes them as int8/uint8).
  */
 import { TensorError } from './errors.js';
 
@@ -24,6 +32,8 @@ export type DataType =
   | 'uint32'
   | 'int64'
   | 'bool'
+  | 'int4'
+  | 'uint4'
   | 'string';
 
 /** Data types stored in a typed array (every dtype but 'string'). */
@@ -42,6 +52,8 @@ export interface DataTypeMap {
   uint32: Uint32Array;
   int64: BigInt64Array;
   bool: Uint8Array;
+  int4: Int8Array;
+  uint4: Uint8Array;
   string: string[];
 }
 
@@ -72,13 +84,18 @@ const CTORS: Record<TypedArrayDataType, TypedArrayCtor> = {
   uint32: Uint32Array,
   int64: BigInt64Array,
   bool: Uint8Array,
+  int4: Int8Array,
+  uint4: Uint8Array,
 } as unknown as Record<TypedArrayDataType, TypedArrayCtor>;
 
+/** The 4-bit dtypes, held one value per byte in memory and packed two per byte in files (see the file comment). */
+export const SUB_BYTE_TYPES: readonly TypedArrayDataType[] = Object.freeze(['int4', 'uint4'] as TypedArrayDataType[]);
+
 /**
- * Every data type stored in a typed array, in a stable order (all supported dtypes but 'string', which
- * `isDataType` also accepts; see the file comment).
+ * Every data type stored in a typed array, in a stable order, except 'string' and the 4-bit SUB_BYTE_TYPES
+ * (which `isDataType` also accepts; see the file comment).
  */
-export const DATA_TYPES: readonly TypedArrayDataType[] = Object.freeze(Object.keys(CTORS) as TypedArrayDataType[]);
+export const DATA_TYPES: readonly TypedArrayDataType[] = Object.freeze((Object.keys(CTORS) as TypedArrayDataType[]).filter((t) => !SUB_BYTE_TYPES.includes(t)));
 
 /** Nominal bytes per element of a string tensor, for memory accounting (one reference; characters not counted). */
 export const STRING_ELEMENT_BYTES = 8;
@@ -96,6 +113,8 @@ export const ONNX_TYPE_CODES: Readonly<Record<DataType, number>> = Object.freeze
   float16: 10,
   float64: 11,
   uint32: 12,
+  uint4: 21,
+  int4: 22,
   string: 8,
 });
 
@@ -109,9 +128,19 @@ export function dataTypeFromOnnx(code: number): TypedArrayDataType | undefined {
   return undefined;
 }
 
-/** The dtype for an ONNX TensorProto.DataType code, 'string' included, or undefined when Tessera has none. */
+/**
+ * The dtype for an ONNX TensorProto.DataType code, 'string' and the 4-bit types included, or undefined when
+ * Tessera has none.
+ */
 export function dataTypeFromOnnxCode(code: number): DataType | undefined {
-  return code === ONNX_TYPE_CODES.string ? 'string' : dataTypeFromOnnx(code);
+  if (code === ONNX_TYPE_CODES.string) return 'string';
+  for (const t of SUB_BYTE_TYPES) if (ONNX_TYPE_CODES[t] === code) return t;
+  return dataTypeFromOnnx(code);
+}
+
+/** True for the 4-bit dtypes int4 and uint4. */
+export function isSubByte(type: DataType): type is 'int4' | 'uint4' {
+  return type === 'int4' || type === 'uint4';
 }
 
 /** True for a supported dtype name ('string' included). */
@@ -179,6 +208,6 @@ export function isInteger(type: DataType): boolean {
 /** Assert a dtype name, with a clear error naming `where`. */
 export function assertDataType(x: unknown, where: string): asserts x is DataType {
   if (!isDataType(x)) {
-    throw new TensorError(`${where}: unsupported data type ${JSON.stringify(x)}; expected one of ${DATA_TYPES.join(', ')}, string`);
+    throw new TensorError(`${where}: unsupported data type ${JSON.stringify(x)}; expected one of ${DATA_TYPES.join(', ')}, ${SUB_BYTE_TYPES.join(', ')}, string`);
   }
 }

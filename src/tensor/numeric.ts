@@ -18,6 +18,10 @@ export function integerRange(type: DataType): readonly [number, number] {
     case 'uint8':
     case 'bool':
       return [0, 255];
+    case 'int4':
+      return [-8, 7];
+    case 'uint4':
+      return [0, 15];
     case 'int16':
       return [-32768, 32767];
     case 'uint16':

@@ -17,6 +17,7 @@ import {
   allocate,
   assertDataType,
   containerOf,
+  isSubByte,
   matchesContainer,
   type DataType,
   type DataTypeMap,
@@ -144,6 +145,7 @@ export class Tensor<T extends DataType = DataType> {
     if (!Array.isArray(storage) && (storage.buffer as ArrayBuffer).byteLength === 0 && storage.length > 0) {
       throw new TensorError(`Tensor(${type}): data buffer is detached`);
     }
+    if (isSubByte(type)) checkSubByteRange(type, storage as Int8Array | Uint8Array);
     const shape = dims === undefined ? [storage.length] : Array.from(dims);
     if (!Array.isArray(shape)) throw new TensorError(`Tensor(${type}): dims must be an array of integers`);
     const size = sizeOf(shape, `Tensor(${type}) dims`);
@@ -372,6 +374,15 @@ export class Tensor<T extends DataType = DataType> {
   /** A short description for messages. */
   toString(): string {
     return `Tensor(${this.type}, ${fmtShape(this.dims)})`;
+  }
+}
+
+/** int4 / uint4 tensors hold one value per byte: refuse values outside [-8, 7] / [0, 15] at construction. */
+function checkSubByteRange(type: 'int4' | 'uint4', values: Int8Array | Uint8Array): void {
+  const [lo, hi] = type === 'int4' ? [-8, 7] : [0, 15];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v < lo || v > hi) throw new TensorError(`Tensor(${type}): element ${i} is ${v}; ${type} values lie in [${lo}, ${hi}]`);
   }
 }
 

@@ -120,13 +120,13 @@ describe('model stats', () => {
 });
 
 describe('tessera quantize --mode int4 and tessera prune', () => {
-  it('int4 writes MatMulNBits weights with short names', async () => {
+  it('int4 writes int4 DequantizeLinear weights with short names, run as MatMulInt4', async () => {
     const out = join(dir, 'int4.onnx');
     const r = await run([modelPath, '--mode', 'int4', '-o', out, '--shape', 'x=2,3,6,6', '--runs', '1', '--short-names']);
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/int4: 1 MatMul\/Gemm weights, 720 bytes as int4 blocks vs 4608 float32/);
     const s = await InferenceSession.create(readFileSync(out));
-    expect(s.model.graph.nodes.map((n) => n.opType)).toContain('MatMulNBits');
+    expect(s.model.graph.nodes.map((n) => n.opType)).toContain('MatMulInt4');
   });
 
   it('prunes by magnitude, N:M and channels, with a report and the sparse threshold', async () => {

@@ -6,7 +6,8 @@
  * - the QDQ fusion pass: a statically quantized model loaded in a session runs QDQ* nodes with int8 weights
  *   and gives exactly the literal QDQ graph's outputs (and onnxruntime's within a quantization step), with a
  *   written-out HardSwish folded in;
- * - MatMulNBits (int4 blocks) against its reference and the int4 pass (bytes, onnxruntime round trip);
+ * - MatMulNBits (int4 blocks) against its reference and the int4 pass (bytes, fused MatMulInt4, onnxruntime round trip;
+ *   the int4 details are in ./int4.test.ts);
  * - compactNames keeps results and shrinks the file.
  */
 import fc from 'fast-check';
@@ -229,8 +230,10 @@ describe('QDQ fusion in a session', () => {
       const out = fused.outputNames[0]!;
       const a = (await fused.run({ x }))[out]!.numbers();
       const b = (await literal.run({ x }))[out]!.numbers();
-      // the HardSwish kernel computes x * clamp(x / 6 + 0.5) where the graph wrote x * clip(x + 3, 0, 6) / 6
-      expect(maxDiff(a, b)).toBeLessThanOrEqual(label.startsWith('HardSwish') ? 1e-5 : 0);
+      // the fused kernels sum exact integer products and scale once (the graph rounds x' and w' to float32 and
+      // sums float products): rounding-level differences; the HardSwish kernel also computes
+      // x * clamp(x / 6 + 0.5) where the graph wrote x * clip(x + 3, 0, 6) / 6
+      expect(maxDiff(a, b)).toBeLessThanOrEqual(1e-5);
       expect(maxDiff(a, await ortRun(bytes, x))).toBeLessThan(2e-2);
       await fused.release();
       await literal.release();
@@ -239,7 +242,7 @@ describe('QDQ fusion in a session', () => {
 });
 
 describe('int4 weight-only pass', () => {
-  it('stores MatMul/Gemm weights as MatMulNBits blocks with the declared bytes, runs close to float and loads in onnxruntime', async () => {
+  it('stores MatMul/Gemm weights as int4 blocks behind DequantizeLinear, runs packed and close to float, and loads in onnxruntime', async () => {
     const g = graph({
       nodes: [node('MatMul', ['x', 'B'], ['h']), node('Relu', ['h'], ['r']), node('Gemm', ['r', 'G', 'GB'], ['y'], { transB: 1 })],
       inputs: [value('x', 'float32', [3, 64])],
@@ -249,19 +252,22 @@ describe('int4 weight-only pass', () => {
     const bytes = modelBytes(g, 13);
     const r = quantizeInt4Weights(loadForCompression(bytes), { minElements: 16 });
     expect(r.quantizedNodes).toBe(2);
-    expect(r.model.graph.nodes.map((n) => n.opType)).toEqual(['MatMulNBits', 'Relu', 'MatMulNBits']);
-    // 64 x 40: 2 blocks per column; 40 x 6 (after transB): 2 blocks (one partial) per column; 20 bytes a block
-    expect(r.int4Bytes).toBe(40 * 2 * 20 + 6 * 2 * 20);
+    expect(r.model.graph.nodes.map((n) => n.opType)).toEqual(['DequantizeLinear', 'MatMul', 'Relu', 'DequantizeLinear', 'Gemm']);
+    // 64 x 40: 1280 bytes of codes + 2 x 40 scales; 40 x 6 (after transB): 120 bytes + 2 x 6 scales (the second block is 8 rows)
+    expect(r.int4Bytes).toBe(1280 + 4 * 2 * 40 + 120 + 4 * 2 * 6);
     expect(r.float32Bytes).toBe(4 * (64 * 40 + 40 * 6));
     const saved = saveModel(r.model);
     const x = randomTensor('float32', [3, 64], 24, 1);
     const s = await InferenceSession.create(saved);
+    // the Relu is fused first (FusedMatMul), then the int4 weight: MatMulInt4 carries the activation
+    expect(s.model.graph.nodes.map((n) => [n.opType, n.attrs['activation']])).toEqual([['MatMulInt4', 'Relu'], ['MatMulInt4', '']]);
     const f = await InferenceSession.create(bytes);
     const mine = (await s.run({ x }))['y']!.numbers();
     const float = (await f.run({ x }))['y']!.numbers();
     expect(maxDiff(mine, float)).toBeLessThan(0.2);
     expect(maxDiff(mine, float)).toBeGreaterThan(0);
-    expect(maxDiff(mine, await ortRun(saved, x))).toBeLessThan(1e-4);
+    // onnxruntime's default DequantizeLinear -> MatMul fusion quantizes activations to int8 (MatMulNBits accuracy level 4)
+    expect(maxDiff(mine, await ortRun(saved, x))).toBeLessThan(2e-2);
   });
 });
 

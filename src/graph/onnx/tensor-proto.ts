@@ -12,11 +12,17 @@
  * String tensors (data_type STRING) keep their elements in string_data, one UTF-8 byte string each (ONNX
  * has no raw_data form for them); they become Tensors of dtype 'string'.
  *
- * Writing uses raw_data, which every ONNX reader accepts (string_data for string tensors).
+ * INT4 and UINT4 tensors are packed two values per byte (first value in the low nibble) in raw_data, and two
+ * per int32_data entry (the packed byte); they become Tensors of dtype 'int4' / 'uint4' holding one value per
+ * byte (src/tensor/int4.ts is the codec). An odd count leaves the last high nibble unused.
+ *
+ * Writing uses raw_data, which every ONNX reader accepts (string_data for string tensors; packed nibbles for
+ * int4/uint4).
  */
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { allocate, bytesPerElement, dataTypeFromOnnxCode, ONNX_TYPE_CODES, type DataType, type TypedArray } from '../../tensor/dtype.js';
+import { allocate, bytesPerElement, dataTypeFromOnnxCode, isSubByte, ONNX_TYPE_CODES, type DataType, type TypedArray } from '../../tensor/dtype.js';
+import { packedInt4Bytes, packInt4, unpackInt4 } from '../../tensor/int4.js';
 import { MAX_ELEMENTS } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { LimitExceededError, ModelFormatError, UnsupportedModelError } from '../errors.js';
@@ -73,7 +79,7 @@ export function tensorFromProto(tp: TensorProto, where: string, options: TensorR
   const isBf16 = tp.dataType === TensorDataType.BFLOAT16;
   const budget = options.budget;
   if (budget) {
-    // type is the widened dtype for bfloat16, so this is what will be allocated
+    // type is the widened dtype for bfloat16 (and int4/uint4 unpack to one byte each), so this is what will be allocated
     const bytes = count * bytesPerElement(type);
     const what = `${label}: ${type} [${tp.dims.join(', ')}] needs ${bytes} bytes`;
     if (bytes > budget.maxTensorBytes) throw new LimitExceededError(`${what}; maxTensorBytes is ${budget.maxTensorBytes}`, bytes, budget.maxTensorBytes);
@@ -88,6 +94,7 @@ export function tensorFromProto(tp: TensorProto, where: string, options: TensorR
   }
   if (isBf16) options.notes?.push(`${label}: bfloat16 data widened to float32`);
   if (type === 'string') return stringTensorFromProto(tp, count, dims, label);
+  if (isSubByte(type)) return int4TensorFromProto(tp, type, count, dims, label, options);
 
   let raw = tp.rawData;
   if (tp.dataLocation === 1) raw = readExternal(tp, label, count * (isBf16 ? 2 : bytesPerElement(type)), options);
@@ -108,6 +115,28 @@ function stringTensorFromProto(tp: TensorProto, count: number, dims: number[], l
   const src = tp.stringData ?? [];
   if (src.length !== count) throw new ModelFormatError(`${label}: string_data has ${src.length} values; dims [${tp.dims.join(', ')}] need ${count}`);
   return new Tensor('string', src.map((b) => utf8Decoder.decode(b)), dims);
+}
+
+/** An int4/uint4 tensor from packed nibbles in raw_data (or external data) or int32_data (one packed byte per entry). */
+function int4TensorFromProto(tp: TensorProto, type: 'int4' | 'uint4', count: number, dims: number[], label: string, options: TensorReadOptions): Tensor {
+  const bytes = packedInt4Bytes(count);
+  let raw = tp.rawData;
+  if (tp.dataLocation === 1) raw = readExternal(tp, label, bytes, options);
+  let packed: Uint8Array;
+  if (raw !== undefined && (raw.length > 0 || count === 0 || !hasTypedField(tp))) {
+    if (raw.length !== bytes) throw new ModelFormatError(`${label}: raw_data has ${raw.length} bytes; ${count} ${type} values packed two per byte need ${bytes}`);
+    packed = raw;
+  } else {
+    const src = tp.int32Data;
+    if (!src) {
+      if (count === 0) return new Tensor(type, allocate(type, 0) as TypedArray, dims);
+      throw new ModelFormatError(`${label}: ${count} ${type} values expected in raw_data or int32_data, found none`);
+    }
+    if (src.length !== bytes) throw new ModelFormatError(`${label}: int32_data has ${src.length} values; ${count} ${type} values packed two per entry need ${bytes}`);
+    packed = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i++) packed[i] = src[i]! & 0xff;
+  }
+  return new Tensor(type, unpackInt4(packed, count, type === 'int4'), dims);
 }
 
 function hasTypedField(tp: TensorProto): boolean {
@@ -248,6 +277,9 @@ export function tensorToProto(t: Tensor, name = ''): TensorProto {
   if (t.type === 'string') {
     const strings = (t.data as string[]).map((s) => utf8Encoder.encode(s));
     return { dims: [...t.dims], dataType: ONNX_TYPE_CODES.string, name, stringData: strings, dataLocation: 0, externalData: [] };
+  }
+  if (isSubByte(t.type)) {
+    return { dims: [...t.dims], dataType: ONNX_TYPE_CODES[t.type], name, rawData: packInt4(t.data as Int8Array | Uint8Array, t.type === 'int4'), dataLocation: 0, externalData: [] };
   }
   const data = t.data as TypedArray;
   const bytes = new Uint8Array(data.byteLength);

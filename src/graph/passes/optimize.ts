@@ -30,7 +30,7 @@ import { deadNodeElimination, dropoutElimination, identityElimination } from './
 import { convInputAffineFolding, convOutputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion } from './affine.js';
 import { activationFusion, convBatchNormFolding, matMulAddToGemm } from './fusion.js';
 import { fakeQuantFusion } from './fake-quant.js';
-import { fusedQdqFusion, qdqFusion, qdqHardSwishFusion } from './qdq-fusion.js';
+import { fusedInt4MatMulFusion, fusedQdqFusion, int4MatMulFusion, qdqFusion, qdqHardSwishFusion } from './qdq-fusion.js';
 import type { OptimizeOptions, RewriteRule, RuleContext } from './rule.js';
 
 /** Optimization levels. */
@@ -64,6 +64,8 @@ export const LEVEL_RULES: Readonly<Record<OptimizationLevel, readonly RewriteRul
     cpuOnly(qdqFusion),
     cpuOnly(fusedQdqFusion),
     cpuOnly(qdqHardSwishFusion),
+    cpuOnly(int4MatMulFusion),
+    cpuOnly(fusedInt4MatMulFusion),
     // textures hold float32: a Q -> DQ pair becomes one float shader
     fakeQuantFusion,
   ],

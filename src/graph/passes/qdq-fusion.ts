@@ -23,8 +23,17 @@
  * round, so the fused activation comes along. A written-out HardSwish after a QDQ node without activation,
  * y -> Add(y, 3) -> Clip(0, 6) -> Mul(y, .) -> Div(6) | Mul(1/6) (either Mul order), is folded into the node as
  * activation HardSwish by `qdqHardSwishFusion` (HardSwishFusion itself only knows plain Conv producers).
+ *
+ * int4 weights (`int4MatMulFusion`, `fusedInt4MatMulFusion`): a MatMul / Gemm (transA = 0, transB = 0,
+ * alpha = beta = 1, C absent or a constant 1-D float32 [N]) or their Fused forms whose weight is
+ * DequantizeLinear(constant int4/uint4 [K, N], constant float32 scale [ceil(K / block_size), N], optional
+ * constant zero point of the same shape, axis 0, block_size > 0) becomes one com.tessera MatMulInt4 node
+ * reading the codes packed two per byte (a new uint8 initializer of ceil(K * N / 2) bytes, made here once),
+ * the scales, the zero points and the bias; the one-value-per-byte int4 initializer is then unread and
+ * dropped, so the session holds 4 bits per weight plus the scales. The data input is read as it is.
  */
-import type { Tensor } from '../../tensor/tensor.js';
+import { packInt4 } from '../../tensor/int4.js';
+import { Tensor } from '../../tensor/tensor.js';
 import type { Node } from '../ir.js';
 import type { GraphEditor } from './editor.js';
 import { makeNode } from './editor.js';
@@ -203,4 +212,90 @@ export const qdqHardSwishFusion: RewriteRule = {
     ed.replaceNode(producer, makeNode(producer.name, producer.opType, producer.domain, producer.inputs, [last.outputs[0]!], { ...producer.attrs, activation: 'HardSwish', activation_params: Object.freeze([]) }));
     return true;
   },
+};
+
+/** The int4 weight of a MatMul/Gemm (or Fused form): DequantizeLinear(int4/uint4 [K, N], blocked along axis 0). */
+function int4Weight(n: Node, ed: GraphEditor): { q: string; scale: string; zeroPoint: string; blockSize: number; k: number; n: number } | undefined {
+  const base = baseOf(n);
+  if ((base !== 'MatMul' && base !== 'Gemm') || n.functionBody) return undefined;
+  if (!n.inputs[0] || ed.constant(n.inputs[0])) return undefined;
+  if (base === 'Gemm') {
+    const num = (name: string, dflt: number): number => (n.attrs[name] as number | undefined) ?? dflt;
+    if (num('transA', 0) !== 0 || num('transB', 0) !== 0 || num('alpha', 1) !== 1 || num('beta', 1) !== 1) return undefined;
+  }
+  const dq = ed.producer(n.inputs[1] ?? '');
+  if (!dq || dq.opType !== 'DequantizeLinear' || dq.domain !== '') return undefined;
+  const blockSize = (dq.attrs['block_size'] as number | undefined) ?? 0;
+  const axis = (dq.attrs['axis'] as number | undefined) ?? 1;
+  const od = (dq.attrs['output_dtype'] as number | undefined) ?? 0;
+  if (blockSize <= 0 || (axis !== 0 && axis !== -2) || (od !== 0 && od !== 1)) return undefined;
+  const [qName, sName, zName] = dq.inputs;
+  const q = ed.constant(qName ?? '');
+  const s = ed.constant(sName ?? '');
+  if (!q || (q.type !== 'int4' && q.type !== 'uint4') || q.rank !== 2 || !s || s.type !== 'float32') return undefined;
+  const [k, cols] = q.dims as [number, number];
+  if (s.rank !== 2 || s.dims[0] !== Math.ceil(k / blockSize) || s.dims[1] !== cols) return undefined;
+  if (zName) {
+    const z = ed.constant(zName);
+    if (!z || z.type !== q.type || z.rank !== 2 || z.dims[0] !== s.dims[0] || z.dims[1] !== cols) return undefined;
+  }
+  const c = base === 'Gemm' ? n.inputs[2] : undefined;
+  if (c) {
+    const ct = ed.constant(c);
+    if (!ct || ct.type !== 'float32' || ct.rank !== 1 || ct.dims[0] !== cols) return undefined;
+  }
+  if (base === 'Gemm' && ed.known(n.inputs[0])?.dims?.length !== undefined && ed.known(n.inputs[0])!.dims!.length !== 2) return undefined;
+  return { q: qName!, scale: sName!, zeroPoint: zName ?? '', blockSize, k, n: cols };
+}
+
+function int4Apply(n: Node, ctx: RuleContext): boolean {
+  const ed = ctx.editor;
+  const w = int4Weight(n, ed)!;
+  const q = ed.constant(w.q)!;
+  const signed = q.type === 'int4';
+  // one packed copy per int4 initializer (named after it), shared by every node that reads it; a name taken by
+  // anything else gets a numeric suffix
+  const bytes = Math.ceil((w.k * w.n) / 2);
+  let packedName = `${w.q}_packed_int4`;
+  for (let i = 1; ; i++) {
+    const existing = ed.constant(packedName);
+    if (existing && existing.type === 'uint8' && existing.rank === 1 && existing.size === bytes) break;
+    if (!existing && !ed.definesLocally(packedName) && ed.consumers(packedName).length === 0 && !ed.isGraphOutput(packedName)) {
+      ed.setInitializer(packedName, new Tensor('uint8', packInt4(q.data as Int8Array | Uint8Array, signed), [bytes]));
+      break;
+    }
+    packedName = `${w.q}_packed_int4_${i}`;
+  }
+  const bias = baseOf(n) === 'Gemm' ? (n.inputs[2] ?? '') : '';
+  const fused = n.domain === FUSED_DOMAIN;
+  const attrs: Record<string, unknown> = {
+    K: w.k,
+    N: w.n,
+    block_size: w.blockSize,
+    signed: signed ? 1 : 0,
+    activation: fused ? n.attrs['activation'] : '',
+    activation_params: fused ? n.attrs['activation_params'] : Object.freeze([]),
+  };
+  const inputs = [n.inputs[0]!, packedName, w.scale, w.zeroPoint, bias];
+  while (inputs.length && inputs[inputs.length - 1] === '') inputs.pop();
+  ed.replaceNode(n, makeNode(n.name, 'MatMulInt4', FUSED_DOMAIN, inputs, n.outputs, attrs));
+  ctx.useDomain(FUSED_DOMAIN, FUSED_OPSET);
+  return true;
+}
+
+/** Plain MatMul/Gemm with a DequantizeLinear int4/uint4 blocked weight -> com.tessera MatMulInt4 (packed weight). */
+export const int4MatMulFusion: RewriteRule = {
+  name: 'Int4MatMulFusion',
+  opTypes: ['MatMul', 'Gemm'],
+  condition: (n, ctx) => int4Weight(n, ctx.editor) !== undefined && !activationPending(n, ctx),
+  apply: int4Apply,
+};
+
+/** FusedMatMul/FusedGemm (activation already fused) with a DequantizeLinear int4/uint4 blocked weight -> MatMulInt4. */
+export const fusedInt4MatMulFusion: RewriteRule = {
+  name: 'FusedInt4MatMulFusion',
+  opTypes: ['FusedMatMul', 'FusedGemm'],
+  domain: FUSED_DOMAIN,
+  condition: (n, ctx) => int4Weight(n, ctx.editor) !== undefined,
+  apply: int4Apply,
 };

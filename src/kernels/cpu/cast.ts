@@ -9,7 +9,9 @@
  * - anything -> bool is `v != 0` (NaN is true); bool -> anything is 0 or 1;
  * - -> float16 rounds to nearest even, from float32 bits (./half.ts) for float32 and small-integer sources and
  *   from the double value otherwise;
- * - int64 -> float rounds through the nearest double.
+ * - int64 -> float rounds through the nearest double;
+ * - int4 / uint4 (held one value per byte) read as int8 / uint8; casts to them go through int32 (the same
+ *   truncation) and keep the low 4 bits, as ONNX's own tests expect (float 8 -> int4 -8, -1 -> uint4 15).
  * Number-to-number pairs use TypedArray.prototype.set, which applies exactly the store conversions above in
  * native code; float16 sources are decoded through the lookup table first. Cost: one pass over the data.
  */
@@ -40,6 +42,15 @@ function numberValues(x: Tensor): NumericArray {
 /** Convert `x` to dtype `to` with output dims `dims` (x's element count). */
 export function castTensor(x: Tensor, to: DataType, dims: readonly number[]): Tensor {
   const n = x.size;
+  if (x.type !== to && (x.type === 'int4' || x.type === 'uint4')) x = new Tensor(x.type === 'int4' ? 'int8' : 'uint8', x.data as Int8Array | Uint8Array, x.dims);
+  if (x.type !== to && (to === 'int4' || to === 'uint4')) {
+    const wide = castTensor(x, 'int32', dims).data as Int32Array;
+    const d = allocate(to, n);
+    // low 4 bits; int4 reads them as two's complement
+    if (to === 'int4') for (let i = 0; i < n; i++) d[i] = ((wide[i]! & 15) ^ 8) - 8;
+    else for (let i = 0; i < n; i++) d[i] = wide[i]! & 15;
+    return new Tensor(to, d, dims);
+  }
   if (x.type === to) {
     const copy = allocate(to, n);
     if (Array.isArray(copy)) {

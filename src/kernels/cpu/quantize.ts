@@ -22,6 +22,7 @@ import { integerMatmul, unpackCentered } from './integer-gemm.js';
 import { ScratchSlot } from './scratch.js';
 import './quantize-conv.js';
 import './quant-fused.js';
+import './int4-matmul.js';
 
 /** float32 values of float16 dequantizations; QLinearMatMul's requantization multipliers (./scratch.ts). */
 const HALF_WORK = new ScratchSlot();
