@@ -1,6 +1,7 @@
 /**
  * GPU kernels of the elementwise family, generated: unary math and activations, broadcasting binary and
- * variadic arithmetic (Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean, PRelu), Clip, Where.
+ * variadic arithmetic (Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean, PRelu), Clip, comparisons and logic
+ * (bool textures), Where.
  *
  * One generator writes every kernel: each output element is a thread; its flat index is split into the
  * coordinates of the output dims (after merging dims that every input walks alike), each input's element is
@@ -209,9 +210,41 @@ registerGpuKernel(
 );
 
 /**
- * Where: float32 X and Y (resident or uploaded) selected by a bool condition, which is host data (bool
- * values have no texture form here: comparisons producing them run on the host) uploaded as 0/1 floats.
- * All three broadcast to the output.
+ * Comparisons (float32 inputs, or bool for Equal) and logic on bools, written as 0.0 / 1.0 into a bool texture
+ * (see GpuDataType in ./runtime.ts), so a mask computed on the GPU stays there for Where, Not, And, Or, Xor.
+ * Comparisons of floats are exact in the shader; NaN operands compare false (IEEE, as on the CPU).
+ */
+const COMPARE: Record<string, string> = {
+  Equal: 'v0 == v1',
+  Less: 'v0 < v1',
+  LessOrEqual: 'v0 <= v1',
+  Greater: 'v0 > v1',
+  GreaterOrEqual: 'v0 >= v1',
+};
+for (const [op, test] of Object.entries(COMPARE)) {
+  registerGpuKernel(op, (scope, inputs, _attrs, outputs) => [runElementwise(scope, [inputs[0]!, inputs[1]!], outputs[0]!, `var y = 0.0;\nif (${test}) { y = 1.0; }`)], {
+    accepts: (inputs, outputs) =>
+      outputs[0]!.type === 'bool' &&
+      ((inputs[0]!.type === 'float32' && inputs[1]!.type === 'float32') || (op === 'Equal' && inputs[0]!.type === 'bool' && inputs[1]!.type === 'bool')),
+  });
+}
+
+/** Logic on bools (0.0 / 1.0): a value is true above 0.5. */
+const LOGIC: Record<string, { arity: number; body: string }> = {
+  Not: { arity: 1, body: 'var y = 1.0 - v0;' },
+  And: { arity: 2, body: 'var y = 0.0;\nif (v0 > 0.5 && v1 > 0.5) { y = 1.0; }' },
+  Or: { arity: 2, body: 'var y = 0.0;\nif (v0 > 0.5 || v1 > 0.5) { y = 1.0; }' },
+  Xor: { arity: 2, body: 'var y = 0.0;\nif ((v0 > 0.5) != (v1 > 0.5)) { y = 1.0; }' },
+};
+for (const [op, { arity, body }] of Object.entries(LOGIC)) {
+  registerGpuKernel(op, (scope, inputs, _attrs, outputs) => [runElementwise(scope, inputs.slice(0, arity) as Tensor[], outputs[0]!, body)], {
+    accepts: (inputs, outputs) => outputs[0]!.type === 'bool' && inputs.slice(0, arity).every((t) => t?.type === 'bool'),
+  });
+}
+
+/**
+ * Where: float32 X and Y selected by a bool condition (a bool texture from a comparison, or host data uploaded
+ * as 0/1 floats). All three broadcast to the output.
  */
 registerGpuKernel(
   'Where',
@@ -224,3 +257,5 @@ registerGpuKernel(
 
 /** Ops with an elementwise GPU kernel (for tests and docs). */
 export const GPU_ELEMENTWISE_OPS = [...Object.keys(UNARY), ...Object.keys(BINARY), ...Object.keys(VARIADIC), 'Clip', 'Where'];
+/** Ops with a GPU kernel writing a bool texture (for tests and docs). */
+export const GPU_BOOL_OPS = [...Object.keys(COMPARE), ...Object.keys(LOGIC)];

@@ -25,6 +25,7 @@
 import { getKernel, registerKernel, type Attrs, type Kernel, type KernelContext, type OutputSpec } from '../registry.js';
 import { TensorError } from '../../tensor/errors.js';
 import { fmtShape, sizeOf, stridesOf } from '../../tensor/shape.js';
+import type { DataTypeMap } from '../../tensor/dtype.js';
 import { Tensor, type TensorLocation } from '../../tensor/tensor.js';
 import { getGpuDevice, type GpuDevice, type GpuJsTexture } from './context.js';
 
@@ -52,16 +53,23 @@ export class TextureHandle {
 }
 
 const EMPTY = new Float32Array(0);
+const EMPTY_BOOL = new Uint8Array(0);
 
-/** A float32 tensor resident in a texture. */
-export class GpuTensor extends Tensor<'float32'> {
+/**
+ * Element types a texture holds: float32, and bool as the floats 0.0 / 1.0 (what comparison shaders write and
+ * Where / Not / And / Or read), downloaded as a Uint8Array of 0 / 1.
+ */
+export type GpuDataType = 'float32' | 'bool';
+
+/** A float32 (or bool) tensor resident in a texture. */
+export class GpuTensor<T extends GpuDataType = 'float32'> extends Tensor<T> {
   override readonly location: TensorLocation = 'gpu';
   /** The texture holding the elements. */
   readonly handle: TextureHandle;
-  private downloaded: Float32Array | undefined;
+  private downloaded: DataTypeMap[T] | undefined;
 
-  constructor(handle: TextureHandle, dims: readonly number[]) {
-    super('float32', EMPTY, [0]);
+  constructor(handle: TextureHandle, dims: readonly number[], type: T = 'float32' as T) {
+    super(type, (type === 'bool' ? EMPTY_BOOL : EMPTY) as DataTypeMap[T], [0]);
     const size = sizeOf(dims, 'GpuTensor dims');
     if (size !== handle.length) throw new TensorError(`GpuTensor: dims ${fmtShape(dims)} need ${size} elements but the texture holds ${handle.length}`);
     const w = this as unknown as { dims: readonly number[]; size: number; strides: readonly number[] };
@@ -79,11 +87,12 @@ export class GpuTensor extends Tensor<'float32'> {
   }
 
   /** The elements, downloaded from the texture on first use (counted by the device). */
-  override raw(): Float32Array {
+  override raw(): DataTypeMap[T] {
     if (this.disposed) throw new TensorError(`${this.toString()}: used after dispose()`);
     if (!this.downloaded) {
       const arr = this.handle.texture.toArray();
-      this.downloaded = arr.length === this.size ? arr : arr.slice(0, this.size);
+      const values = arr.length === this.size ? arr : arr.slice(0, this.size);
+      this.downloaded = (this.type === 'bool' ? Uint8Array.from(values, (v) => (v > 0.5 ? 1 : 0)) : values) as DataTypeMap[T];
       const c = this.handle.device.counters;
       c.downloads++;
       c.downloadBytes += this.size * 4;
@@ -92,12 +101,12 @@ export class GpuTensor extends Tensor<'float32'> {
   }
 
   /** Always contiguous: the texture is row-major. */
-  override contiguous(): GpuTensor {
+  override contiguous(): GpuTensor<T> {
     return this;
   }
 
   /** Same texture, new dims. */
-  override reshape(dims: readonly number[]): GpuTensor {
+  override reshape(dims: readonly number[]): GpuTensor<T> {
     const shape = [...dims];
     const neg = shape.indexOf(-1);
     if (neg >= 0) {
@@ -106,12 +115,18 @@ export class GpuTensor extends Tensor<'float32'> {
       shape[neg] = this.size / rest;
     }
     if (this.disposed) throw new TensorError(`${this.toString()}: used after dispose()`);
-    return new GpuTensor(this.handle, shape);
+    return new GpuTensor(this.handle, shape, this.type);
+  }
+
+  /** The same texture read as another element type (bool 0/1 values are float32 values already). */
+  retype<U extends GpuDataType>(type: U): GpuTensor<U> {
+    if (this.disposed) throw new TensorError(`${this.toString()}: used after dispose()`);
+    return new GpuTensor(this.handle, this.dims, type);
   }
 
   /** A host copy (downloads if needed). */
-  toCpu(): Tensor<'float32'> {
-    return new Tensor('float32', this.raw().slice(), this.dims);
+  toCpu(): Tensor<T> {
+    return new Tensor(this.type, this.raw().slice() as DataTypeMap[T], this.dims);
   }
 
   override dispose(): void {
@@ -122,13 +137,13 @@ export class GpuTensor extends Tensor<'float32'> {
   }
 
   override toString(): string {
-    return `GpuTensor(float32, ${fmtShape(this.dims)})`;
+    return `GpuTensor(${this.type}, ${fmtShape(this.dims)})`;
   }
 }
 
-/** Wrap a freshly rendered texture (owned by the caller) as a tensor. */
-export function wrapTexture(device: GpuDevice, texture: GpuJsTexture, dims: readonly number[]): GpuTensor {
-  return new GpuTensor(new TextureHandle(device, texture, sizeOf(dims)), dims);
+/** Wrap a freshly rendered texture (owned by the caller) as a tensor (of bool 0/1 values when `type` says so). */
+export function wrapTexture<T extends GpuDataType = 'float32'>(device: GpuDevice, texture: GpuJsTexture, dims: readonly number[], type: T = 'float32' as T): GpuTensor<T> {
+  return new GpuTensor(new TextureHandle(device, texture, sizeOf(dims)), dims, type);
 }
 
 const UPLOAD_SOURCE = 'function (a) { return a[this.thread.x]; }';
@@ -258,9 +273,11 @@ export class CallScope {
    */
   run(source: string, spec: OutputSpec, args: readonly (Tensor | EncodedArg)[]): Tensor {
     const size = sizeOf(spec.dims);
-    if (size === 0) return new Tensor('float32', new Float32Array(0), spec.dims);
+    if (spec.type !== 'float32' && spec.type !== 'bool') throw new TensorError(`${this.ctx.op}: a texture holds float32 or bool values, not ${spec.type}`);
+    if (size === 0) return spec.type === 'bool' ? new Tensor('bool', new Uint8Array(0), spec.dims) : new Tensor('float32', new Float32Array(0), spec.dims);
     const textures = args.map((a) => (a instanceof Tensor ? this.texture(a) : this.texture(a.tensor, a.encoding)));
-    return wrapTexture(this.device, this.device.run(source, size, textures), spec.dims);
+    // a bool output's shader writes 0.0 / 1.0
+    return wrapTexture(this.device, this.device.run(source, size, textures), spec.dims, spec.type);
   }
 
   end(): void {

@@ -10,8 +10,9 @@
  *  - Concat: the coordinate along the axis picks the input through a chain of range tests;
  *  - Pad: each output coordinate is folded back into the input (constant, edge, reflect, wrap);
  *  - Gather: indices are read on the host (negative ones wrapped, range-checked) and uploaded as floats;
- *  - Cast to float32 from float32 (a view) and from float16 (the bit patterns are uploaded and decoded in
- *    the shader); other casts are shape arithmetic on the host.
+ *  - Cast to float32 from float32 (a view), from bool (the same texture: bools are 0.0 / 1.0) and from
+ *    float16 (the bit patterns are uploaded and decoded in the shader); other casts are shape arithmetic on
+ *    the host.
  * Cost: one fetch per output element (Concat adds one comparison per input).
  */
 import { registerKernel, type Attrs, type Kernel } from '../registry.js';
@@ -21,7 +22,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { checkIndexRange, dot, int, kernelSource, lit, rowStrides, splitIndex } from './codegen.js';
 
 import { elementwiseSource } from './elementwise.js';
-import { registerGpuKernel, registerHostKernel, uploadValues, type CallScope } from './runtime.js';
+import { GpuTensor, registerGpuKernel, registerHostKernel, uploadValues, type CallScope } from './runtime.js';
 
 const view: Kernel = (inputs, _attrs, outputs) => [inputs[0]!.reshape(outputs[0]!.dims)];
 for (const op of ['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']) registerKernel(op, 'gpu', view);
@@ -231,14 +232,21 @@ export const HALF_TO_FLOAT = [
 function castKernel(scope: CallScope, inputs: readonly (Tensor | undefined)[], _attrs: Attrs, outputs: readonly import('../registry.js').OutputSpec[]): Tensor[] {
   const x = inputs[0]!;
   const spec = outputs[0]!;
-  if (x.type === 'float32') return [x.reshape(spec.dims)];
+  if (x.type === 'float32' && spec.type === 'float32') return [x.reshape(spec.dims)];
+  if (x.type === 'bool') {
+    // a bool texture holds 0.0 / 1.0: the same values as float32 (or as bool, for a bool-to-bool Cast)
+    if (x instanceof GpuTensor) return [(x as GpuTensor<'bool'>).retype(spec.type as 'float32' | 'bool').reshape(spec.dims)];
+    return [scope.run(kernelSource(['a0'], 'return a0[i];'), spec, [x])];
+  }
   // float16: upload the raw bit patterns (kept for the session when x is a weight), decode per element
   checkIndexRange('Cast', x.dims);
   return [scope.run(kernelSource(['a0'], `var h = a0[i];\n${HALF_TO_FLOAT}\nreturn val;`), spec, [{ tensor: x, encoding: 'bits' }])];
 }
 
 const castAccepts = (inputs: readonly (Tensor | undefined)[], outputs: readonly import('../registry.js').OutputSpec[]): boolean =>
-  outputs[0]!.type === 'float32' && (inputs[0]!.type === 'float32' || inputs[0]!.type === 'float16') && inputs[0]!.size > 0;
+  inputs[0]!.size > 0 &&
+  ((outputs[0]!.type === 'float32' && (inputs[0]!.type === 'float32' || inputs[0]!.type === 'float16' || inputs[0]!.type === 'bool')) ||
+    (outputs[0]!.type === 'bool' && inputs[0]!.type === 'bool'));
 registerGpuKernel('Cast', castKernel, { accepts: castAccepts });
 registerGpuKernel('CastLike', castKernel, { accepts: castAccepts });
 
