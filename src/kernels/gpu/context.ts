@@ -71,6 +71,9 @@ interface GlContext {
   readonly VERSION: number;
 }
 
+/** A gpu.js texture class (constructed from the fields of a texture over the same GL texture). */
+type TextureClass = new (settings: Record<string, unknown>) => GpuJsTexture;
+
 /** Modes the backend accepts, with the gpu.js kernel class each must produce. */
 const KERNEL_CLASS: Readonly<Record<string, string>> = {
   headlessgl: 'HeadlessGLKernel',
@@ -159,6 +162,7 @@ export class GpuDevice {
   private readonly kernels = new Map<string, GpuJsKernel>();
   private gl: GlContext | undefined;
   private dummyTexture: { _refs?: number } | undefined;
+  private readonly quadClasses: { memoryOptimized: TextureClass; array4: TextureClass };
 
   constructor(
     private readonly gpu: GpuJsInstance,
@@ -178,6 +182,7 @@ export class GpuDevice {
     if (values.join(',') !== '2,3,4,5') throw new GpuUnavailableError(`the ${mode} context computed [${values.join(', ')}] for [1, 2, 3, 4] + 1; the GPU context is broken`);
     this.gl = (inst as unknown as { context?: GlContext }).context;
     probe.destroy(false);
+    this.quadClasses = this.probeTextureClasses();
     const label = describeRenderer(this.gl, mode);
     this.renderer = label.renderer;
     this.software = label.software;
@@ -210,15 +215,16 @@ export class GpuDevice {
     gl.__tesseraCounted = true;
   }
 
-  private compile(source: string, size: number, count = true): GpuJsKernel {
+  private compile(source: string, size: number, count = true, quad = false): GpuJsKernel {
     if (count) this.counters.compiles++;
     return this.gpu.createKernel(source, {
-      output: [size],
+      output: [quad ? Math.ceil(size / 4) : size],
+      ...(quad ? { returnType: 'Array(4)' } : {}),
       pipeline: true,
       immutable: true,
       precision: 'single',
       tactic: 'precision',
-      optimizeFloatMemory: true,
+      optimizeFloatMemory: !quad,
       dynamicOutput: false,
       dynamicArguments: false,
       loopMaxIterations: 1 << 20,
@@ -231,14 +237,18 @@ export class GpuDevice {
    * caller owns (delete it exactly once). Kernels are cached by source and size.
    */
   run(source: string, size: number, args: readonly unknown[]): GpuJsTexture {
-    const key = `${size}\u0000${source}`;
+    return this.runCached(source, size, args, false);
+  }
+
+  private runCached(source: string, size: number, args: readonly unknown[], quad: boolean): GpuJsTexture {
+    const key = `${quad ? 'quad\u0000' : ''}${size}\u0000${source}`;
     let kernel = this.kernels.get(key);
     if (kernel) {
       // refresh LRU order
       this.kernels.delete(key);
       this.kernels.set(key, kernel);
     } else {
-      kernel = this.compile(source, size);
+      kernel = this.compile(source, size, true, quad);
       this.kernels.set(key, kernel);
       if (this.kernels.size > MAX_CACHED_KERNELS) {
         const oldest = this.kernels.keys().next().value as string;
@@ -273,6 +283,71 @@ export class GpuDevice {
       const i = cache.indexOf(out.texture);
       if (i >= 0) cache.splice(i, 1);
     }
+  }
+
+  /**
+   * Run a kernel whose every thread returns four consecutive outputs (`return [v0, v1, v2, v3]`, gpu.js
+   * return type Array(4)) over ceil(size / 4) threads, and return a texture of `size` values that the caller
+   * owns, exactly like run(). An Array(4) output of T threads and a memory-optimized output of 4T values get
+   * the same texture size (gpu.js folds both to the closest square of T texels) and the same layout (texel t
+   * holds values 4t..4t+3 in RGBA), so the texture is handed back relabelled as an ordinary memory-optimized
+   * texture (same class as run()'s outputs): every other kernel reads it with no conversion pass. Values past
+   * `size` in the last texel are padding. Cached by source and size like run(), under a separate key.
+   */
+  runQuad(source: string, size: number, args: readonly unknown[]): GpuJsTexture {
+    const raw = this.runCached(source, size, args, true);
+    const texture = this.relabel(raw, this.textureClasses().memoryOptimized, size);
+    raw.delete(); // the relabelled texture holds its own reference to the GL texture
+    return texture;
+  }
+
+  /**
+   * A vec4 view (gpu.js ArrayTexture(4)) of a memory-optimized texture holding `length` values: in a kernel,
+   * `view[t]` is the texel with values 4t..4t+3 (one fetch). Shares the GL texture; the caller deletes the
+   * view after the call (the viewed texture keeps its own reference). Not counted as a live texture.
+   */
+  texelView(texture: GpuJsTexture, length: number): GpuJsTexture {
+    return this.relabel(texture, this.textureClasses().array4, Math.ceil(length / 4));
+  }
+
+  /** The gpu.js texture classes of this mode for memory-optimized floats and Array(4) (probed at construction). */
+  private textureClasses(): { memoryOptimized: TextureClass; array4: TextureClass } {
+    return this.quadClasses;
+  }
+
+  /**
+   * Find the texture classes by running two tiny kernels, once, in the constructor. Not later: gpu.js sets the
+   * vertex attributes (global WebGL 1 state) only when it builds a kernel, so after a kernel is built and
+   * destroyed, the next run of an already-built kernel draws from the deleted vertex buffer and renders
+   * nothing (measured: an upload then read back as zeros). Here, and on LRU eviction, the next run is a fresh
+   * build, which sets them again.
+   */
+  private probeTextureClasses(): { memoryOptimized: TextureClass; array4: TextureClass } {
+    const scalar = this.compile('function (a) { return a[this.thread.x]; }', 4, false);
+    const vec = this.compile('function () { return [1, 2, 3, 4]; }', 4, false, true);
+    const s = scalar(new Float32Array(4));
+    const v = vec();
+    const classes = { memoryOptimized: s.constructor as unknown as TextureClass, array4: v.constructor as unknown as TextureClass };
+    s.delete();
+    v.delete();
+    scalar.destroy(false);
+    vec.destroy(false);
+    return classes;
+  }
+
+  /** A new texture object of class `cls` over `t`'s GL texture (gpu.js counts the extra reference). */
+  private relabel(t: GpuJsTexture, cls: TextureClass, length: number): GpuJsTexture {
+    const src = t as GpuJsTexture & { context: unknown; internalFormat: unknown; textureFormat: unknown };
+    return new cls({
+      texture: src.texture,
+      size: src.size,
+      dimensions: [length, 1, 1],
+      output: [length],
+      context: src.context,
+      kernel: src.kernel,
+      internalFormat: src.internalFormat,
+      textureFormat: src.textureFormat,
+    });
   }
 
   /** Number of compiled kernels held. */
