@@ -13,7 +13,7 @@ import { integerRange, roundHalfEven } from '../../tensor/numeric.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Attrs, type Kernel, type OutputSpec } from '../registry.js';
 import { gridLineCount, im2col, type ConvGridGeometry } from './im2col.js';
-import { integerRowTimesMatrix } from './integer-gemm.js';
+import { integerRowsTimesMatrix } from './integer-gemm.js';
 import { outputTensor } from './util.js';
 
 /** int32 accumulators of a zero-point-centred convolution, as float64 (N x M x O). */
@@ -50,16 +50,12 @@ function integerConv(x: Tensor, w: Tensor, xZero: number, wZero: Float64Array, a
     padsBegin: (attrs.pads as number[]).slice(0, rank),
   };
   const cols = new Float64Array(rows * O);
-  const row = new Float64Array(O);
   const xv = x.data as NumericArray;
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < group; g++) {
       im2col(xv, (n * C + g * Cg) * inPlane, geom, cols, { padValue: xZero, firstLine: 0, lineCount: gridLineCount(geom) });
       for (let i = 0; i < cols.length; i++) cols[i]! -= xZero;
-      for (let m = 0; m < Mg; m++) {
-        integerRowTimesMatrix(wc, (g * Mg + m) * rows, cols, 0, rows, O, row);
-        out.set(row, (n * M + g * Mg + m) * O);
-      }
+      integerRowsTimesMatrix(wc, g * Mg * rows, Mg, rows, cols, O, out, (n * M + g * Mg) * O);
     }
   }
   return out;
