@@ -20,7 +20,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { bytesPerElement } from '../tensor/dtype.js';
 import { InputValidationError, LimitExceededError, ModelFormatError, UnsupportedModelError } from './errors.js';
 import { BufferArena, type ArenaStats } from './arena.js';
-import { runBatch, type BatchOptions, type BatchResult, type Feeds, type Outputs } from './batch.js';
+import { modelFingerprint, runBatch, type BatchOptions, type BatchResult, type BatchWorkerModel, type Feeds, type Outputs } from './batch.js';
 import { Executor, type RunStats } from './executor.js';
 import { getGpuDevice, GpuResidency } from '../kernels/gpu/index.js';
 import { streamSession, type StreamOptions } from './stream.js';
@@ -162,6 +162,10 @@ export class InferenceSession {
   private released = false;
   private readonly profile: boolean;
   private readonly limits: SessionLimits;
+  /** What the session was created from, so runBatch can re-create it in worker threads (see batchWorkerModel). */
+  private modelSource: ModelSource | undefined;
+  /** Stops of the runBatch calls whose workers are running (release() ends them). */
+  private readonly batchWorkerStops = new Set<(reason: string) => Promise<void>>();
   /** Graphs specialized for concrete feed dims (SessionOptions.specializeShapes); undefined when off. */
   private specializer: ShapeSpecializer | undefined;
 
@@ -248,6 +252,8 @@ export class InferenceSession {
     const session = new InferenceSession({ ...built, graph: optimized.graph, opsets }, options);
     session.optimizationReport = optimized.report;
     session.specializer = specializer;
+    // a path is re-read when runBatch starts workers; the caller's bytes are referenced, not copied (ModelSource)
+    session.modelSource = { path: typeof model === 'string' ? resolve(model) : undefined, bytes: typeof model === 'string' ? undefined : bytes, fingerprint: modelFingerprint(bytes), folder };
     return session;
   }
 
@@ -428,9 +434,55 @@ export class InferenceSession {
     return this.arena.stats;
   }
 
-  /** Run many items; results in input order, stacked along a symbolic batch dim when possible (./batch.ts). */
+  /**
+   * Run many items; results in input order, stacked along a symbolic batch dim when possible, otherwise spread
+   * over worker threads that each load this model (./batch.ts; BatchResult.mode says which, and why).
+   */
   runBatch(inputs: Iterable<Feeds> | AsyncIterable<Feeds>, options?: BatchOptions): Promise<BatchResult> {
-    return runBatch(this, inputs, options);
+    const runner = {
+      inputMetadata: this.inputMetadata,
+      outputNames: this.outputNames,
+      runSync: (feeds: Feeds, fetches?: readonly string[]) => this.runSync(feeds, fetches),
+      batchWorkerModel: () => this.batchWorkerModel(),
+    };
+    return runBatch(runner, inputs, options);
+  }
+
+  /**
+   * How runBatch's workers re-create this session: the model bytes in a SharedArrayBuffer (a path is re-read;
+   * bytes given to create() are copied once), this session's options and a hook so release() ends them. A
+   * string says why they cannot: a released session, backend 'gpu' (a GPU context is not shared with worker
+   * threads), a file that cannot be read or now holds other bytes, bytes given to create() that were modified.
+   */
+  private batchWorkerModel(): BatchWorkerModel | string {
+    const src = this.modelSource;
+    if (this.released || !src) return 'the session was released';
+    if (resolveBackend(this.options) === 'gpu') return "backend 'gpu': worker threads cannot share the GPU context";
+    let shared: Uint8Array;
+    if (src.path !== undefined) {
+      let file: Uint8Array;
+      try {
+        file = readFileSync(src.path);
+      } catch (e) {
+        return `cannot re-read the model file '${src.path}': ${(e as Error).message}`;
+      }
+      if (modelFingerprint(file) !== src.fingerprint) return `the model file '${src.path}' holds other bytes than when the session was created`;
+      shared = new Uint8Array(new SharedArrayBuffer(file.byteLength));
+      shared.set(file);
+    } else {
+      const bytes = src.bytes!;
+      if (modelFingerprint(bytes) !== src.fingerprint) return 'the model bytes given to create() were modified or detached after the session was created';
+      shared = bytes.buffer instanceof SharedArrayBuffer ? bytes : new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+      if (shared !== bytes) shared.set(bytes);
+    }
+    return {
+      bytes: shared,
+      options: { ...this.options, externalDataFolder: src.folder },
+      register: (stop) => {
+        this.batchWorkerStops.add(stop);
+        return () => this.batchWorkerStops.delete(stop);
+      },
+    };
   }
 
   /** Run once per chunk, carrying state outputs into the next call's inputs (./stream.ts). */
@@ -442,10 +494,16 @@ export class InferenceSession {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    // runBatch workers of this session: their items fail, the threads are terminated (awaited last, so the
+    // tensors below are freed synchronously as before)
+    const stops = [...this.batchWorkerStops].map((stop) => stop('the session was released'));
+    this.batchWorkerStops.clear();
+    this.modelSource = undefined;
     this.arena.clear();
     this.specializer?.release();
     this.gpuResidency?.release();
     disposeGraph(this.model.graph);
+    await Promise.all(stops);
   }
 }
 
@@ -465,6 +523,18 @@ function checkOptions(o: SessionOptions): void {
     throw new TesseraError(`specializeShapes must be true, false or a non-negative integer (graphs to keep), got ${String(spec)}`);
   }
   resolveBackend(o);
+}
+
+/**
+ * What a session was created from, for runBatch's workers: a resolved path (re-read when workers start) or the
+ * caller's bytes (referenced, not copied: the session keeps them reachable until release(), and they must not
+ * change; a fingerprint taken at creation refuses bytes that did), and the folder of external tensor data.
+ */
+interface ModelSource {
+  readonly path: string | undefined;
+  readonly bytes: Uint8Array | undefined;
+  readonly fingerprint: string;
+  readonly folder: string | undefined;
 }
 
 /** The byte limits of a session (options or defaults). */

@@ -51,6 +51,9 @@ describe('runBatch', () => {
   it('stacks items along the symbolic batch dim and returns them in input order', async () => {
     const r = await embedding.runBatch(windows, { batchSize: 3 });
     expect(r.stacked).toBe(true);
+    expect(r.mode).toBe('stacked');
+    expect(r.workers).toBe(0);
+    expect(r.modeReason).toBe('stacked along the symbolic batch dim in groups of up to 3 items');
     expect(r.runs).toBe(3); // 3 + 3 + 1
     expect(r.items).toBe(7);
     expect(r.errors).toEqual([]);
@@ -71,6 +74,14 @@ describe('runBatch', () => {
     const r = await wake.runBatch(inputs, { batchSize: 4 });
     expect(r.stacked).toBe(false);
     expect(r.runs).toBe(5);
+    // these items (under 1 ms each) are too little work to start worker threads for
+    // (test/modes/batch-workers.test.ts covers the worker path)
+    expect(r.mode).toBe('sequential');
+    expect(r.modeReason).toMatch(/^the model has no symbolic batch dim; the items came to about .* s of work, under the 8 s/);
+    const seq = await wake.runBatch(inputs, { concurrency: 1 });
+    expect(seq.mode).toBe('sequential');
+    expect(seq.modeReason).toBe('the model has no symbolic batch dim; concurrency 1, so items ran one at a time on the calling thread');
+    inputs.forEach((f, i) => expect(bitwiseEqual(seq.outputs[i]!['39']!, wake.runSync(f)['39']!)).toBe(true));
     inputs.forEach((f, i) => expect(bitwiseEqual(r.outputs[i]!['39']!, wake.runSync(f)['39']!)).toBe(true));
   });
 
@@ -99,6 +110,8 @@ describe('runBatch', () => {
     const items = [1, 2, 3].map((v) => ({ x: new TensorCtor('float32', new Float32Array([v, v]), [1, 2]) }));
     const r = await runBatch(runner, items, { batchSize: 8 });
     expect(r.stacked).toBe(false);
+    expect(r.mode).toBe('sequential');
+    expect(r.modeReason).toMatch(/outputs do not keep the batch dim/);
     expect(r.outputs.map((o) => o!['y']!.dims)).toEqual([[1], [1], [1]]);
     expect(runner.calls.map((c) => c.dims[0])).toEqual([3, 1, 1, 1]);
   });
@@ -130,6 +143,9 @@ describe('runBatch', () => {
   it('refuses bad options with the value it got', async () => {
     await expect(embedding.runBatch(windows, { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer, got 0/);
     await expect(embedding.runBatch(windows, { concurrency: 1.5 })).rejects.toThrow(/concurrency must be a positive integer, got 1.5/);
+    await expect(wake.runBatch([], { concurrency: 0 })).rejects.toThrow(/concurrency must be a positive integer, got 0/);
+    await expect(wake.runBatch([], { minSecondsForWorkers: -1 })).rejects.toThrow(/minSecondsForWorkers must be a non-negative finite number, got -1/);
+    await expect(wake.runBatch(42 as unknown as Feeds[])).rejects.toThrow(/inputs must be an array or an \(async\) iterable of feeds/);
     await expect(embedding.runBatch(windows, { onError: 'skip' as 'throw' })).rejects.toThrow(/onError must be 'throw' or 'collect'/);
   });
 });

@@ -43,10 +43,11 @@
  * ready workers uses the ready ones; `startPool(n)` waits until n threads are available.
  *
  * Loading the worker: from TypeScript sources (vitest, tsx) this module's URL ends in `.ts`, and the worker runs
- * `pool-worker.ts` through tsx (see `workerEntry`); from the built dist it is `pool-worker.js` with no loader.
+ * `pool-worker.ts` through tsx (see `workerEntry` in ./worker-entry.ts); from the built dist it is `pool-worker.js` with no loader.
  */
 import type { MessagePort as NodeMessagePort, Worker as NodeWorker } from 'node:worker_threads';
 import { KernelError } from '../../tensor/errors.js';
+import { builtin, workerEntry } from './worker-entry.js';
 
 /** Task kinds a worker understands. */
 export const TASK_GEMM = 1;
@@ -146,8 +147,6 @@ export interface ErrorMessage {
 }
 
 type WorkerThreadsModule = typeof import('node:worker_threads');
-type NodeModuleModule = typeof import('node:module');
-type NodeUrlModule = typeof import('node:url');
 
 interface Slot {
   worker: NodeWorker;
@@ -182,16 +181,6 @@ let state: PoolState | undefined;
 let supportChecked = false;
 let wtModule: WorkerThreadsModule | undefined;
 
-function builtin<T>(name: string): T | undefined {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  if (!proc || typeof proc.getBuiltinModule !== 'function') return undefined;
-  try {
-    return proc.getBuiltinModule(name) as T | undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** True when this environment can run the pool (Node worker_threads, SharedArrayBuffer, Atomics.wait). */
 export function poolSupported(): boolean {
   if (!supportChecked) {
@@ -224,40 +213,11 @@ function getState(): PoolState | undefined {
   return state;
 }
 
-/**
- * How to start a worker: from the built dist, the file pool-worker.js; from TypeScript sources (vitest, tsx),
- * a small ESM bootstrap that registers tsx's loader in the worker and then imports pool-worker.ts. (Passing
- * `execArgv: ['--import', 'tsx']` does not apply the loader hooks to a worker's entry module on Node 20.)
- */
-function workerEntry(): { source: URL | string; evalCode: boolean } {
-  if (!import.meta.url.endsWith('.ts')) return { source: new URL('./pool-worker.js', import.meta.url), evalCode: false };
-  let tsxApi = 'tsx/esm/api';
-  const mod = builtin<NodeModuleModule>('node:module');
-  const url = builtin<NodeUrlModule>('node:url');
-  if (mod && url) {
-    try {
-      // the ESM build of tsx's API, located through the package's own exports map
-      const req = mod.createRequire(import.meta.url);
-      const pkgPath = req.resolve('tsx/package.json');
-      const pkg = req(pkgPath) as { exports?: Record<string, { import?: { default?: string } }> };
-      const rel = pkg.exports?.['./esm/api']?.import?.default;
-      if (rel) tsxApi = new URL(rel, url.pathToFileURL(pkgPath)).href;
-    } catch {
-      // fall back to resolving tsx from the working directory
-    }
-  }
-  const entry = new URL('./pool-worker.ts', import.meta.url).href;
-  const code =
-    `import(${JSON.stringify(tsxApi)}).then((api) => { (api.register ?? api.default.register)(); ` +
-    `return import(${JSON.stringify(entry)}); });`;
-  return { source: code, evalCode: true };
-}
-
 function spawn(st: PoolState, slotIndex: number): void {
   const base = ctrlSlotBase(slotIndex);
   for (const w of [SLOT_SEQ, SLOT_READY, SLOT_FAILED]) Atomics.store(st.ctrl, base + w, 0);
   const { port1, port2 } = new st.wt.MessageChannel();
-  const entry = workerEntry();
+  const entry = workerEntry(import.meta.url, 'pool-worker');
   const data: PoolWorkerData = { control: st.control, port: port2, slot: slotIndex };
   const worker = new st.wt.Worker(entry.source, { eval: entry.evalCode, workerData: data, transferList: [port2] });
   worker.unref();
