@@ -17,12 +17,18 @@
  * output channels, depthwise Convs lose them (weights, biases, `group`), consumers lose those input channels,
  * per-channel constants and BatchNormalization parameters are sliced. Declared value_info shapes of
  * rewritten values are dropped (shape inference recomputes them).
+ *
+ * With calibration inputs the removal is followed by a reconstruction (ChannelPruneOptions.refit): every Conv
+ * whose input the removal changed is refit, in graph order, by the least-squares solve of ./refit.ts on its
+ * input in the pruned (and already refit) network, toward the dense Conv's kept outputs on the dense input.
  */
 import { TesseraError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Node } from '../graph/ir.js';
 import { GraphEditor, makeNode } from '../graph/passes/editor.js';
+import { Executor } from '../graph/executor.js';
 import { applyRules, freshName, type CompressModel } from './model.js';
+import { accumulateConvMapped, accumulateMatMul, newRefitProblem, refitLayer } from './refit.js';
 
 const CHANNELWISE_UNARY = new Set(['Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Identity', 'Dropout', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Elu', 'Selu', 'Softplus', 'Neg', 'Abs', 'Exp', 'Sqrt']);
 const ELEMENTWISE_BINARY = new Set(['Add', 'Sub', 'Mul', 'Div']);
@@ -36,6 +42,8 @@ export interface ChannelPruneResult {
   /** Channels in the prunable spaces before, and channels removed. */
   readonly channels: number;
   readonly removedChannels: number;
+  /** With refit: each refit Conv's relative output error on the calibration rows before and after. */
+  readonly refit?: readonly { readonly node: string; readonly errorBefore: number; readonly errorAfter: number }[];
 }
 
 interface Space {
@@ -50,8 +58,36 @@ interface Space {
   batchNorms: Node[];
 }
 
+/** Options of pruneChannels. */
+export interface ChannelPruneOptions {
+  /** Share of each prunable space's channels removed, in [0, 1). */
+  readonly ratio: number;
+  /** Representative input feeds (calibration split) for the refit. */
+  readonly calibration?: readonly ReadonlyMap<string, Tensor>[];
+  /**
+   * Reconstruction after the removal (needs `calibration`; see ./refit.ts): every Conv whose input is changed
+   * by the pruning (consumers of pruned spaces and everything downstream of them; group-1 and depthwise Convs)
+   * gets its kept weights and bias re-solved in graph order, on its input as the pruned and already refit
+   * network computes it, so that its kept outputs match the dense Conv's outputs on the dense input (the
+   * channel-pruning-with-reconstruction method; with BatchNormalization folded into the Convs this is also
+   * the re-estimation of each channel's affine statistics). `true` uses the defaults. Default: on when
+   * `calibration` is given.
+   */
+  readonly refit?: boolean | ChannelRefitOptions;
+}
+
+/** Options of pruneChannels' refit. */
+export interface ChannelRefitOptions {
+  /** Ridge strength relative to the mean diagonal of each layer's input Gram matrix (default 0.03, chosen on a calibration holdout: bench/prune-rec-channels.ts --split holdout). */
+  readonly damp?: number;
+  /** Also refit MatMuls with a constant [K, N] weight whose input the pruning changed (no bias). Default false. */
+  readonly matMul?: boolean;
+  /** Called after each refit layer: layers done, in total, the node, its relative output error before and after. */
+  readonly onLayer?: (done: number, total: number, node: string, errorBefore: number, errorAfter: number) => void;
+}
+
 /** Remove `ratio` of the output channels of each prunable Conv channel space (see the file comment). */
-export function pruneChannels(model: CompressModel, options: { ratio: number }): ChannelPruneResult {
+export function pruneChannels(model: CompressModel, options: ChannelPruneOptions): ChannelPruneResult {
   const { ratio } = options;
   if (!(ratio >= 0 && ratio < 1)) throw new TesseraError(`pruneChannels: ratio must be in [0, 1), got ${ratio}`);
   const ed = new GraphEditor(model.graph, model.opsets, true);
@@ -221,5 +257,115 @@ export function pruneChannels(model: CompressModel, options: { ratio: number }):
   // declared shapes of values whose channel count changed are stale
   for (const [name, id] of spaceOf) if (keepOf.has(spaces[find(id)]!)) ed.valueInfo.delete(name);
   const run = applyRules({ ...model, graph: ed.build() }, []);
-  return { model: run.model, spaces: roots.length, prunedSpaces: keepOf.size, channels, removedChannels: removed };
+  const refit = options.refit ?? !!options.calibration?.length;
+  let result = run.model;
+  let layers: ChannelPruneResult['refit'];
+  if (refit && keepOf.size) {
+    if (!options.calibration?.length) throw new TesseraError('pruneChannels: refit needs calibration inputs (options.calibration)');
+    // the dense channels each pruned node reads and writes
+    const inKeep = new Map<string, readonly number[]>();
+    const outKeep = new Map<string, readonly number[]>();
+    for (const [s, keep] of keepOf) {
+      for (const p of s.producers) outKeep.set(p.name, keep);
+      for (const d of s.depthwise) {
+        inKeep.set(d.name, keep);
+        outKeep.set(d.name, keep);
+      }
+      for (const c of s.consumers) inKeep.set(c.name, keep);
+    }
+    const r = refitChannelPruned(model, run.model, [...edits.keys()].map((n) => n.name), inKeep, outKeep, options.calibration, refit === true ? {} : refit);
+    result = r.model;
+    layers = r.layers;
+  }
+  return { model: result, spaces: roots.length, prunedSpaces: keepOf.size, channels, removedChannels: removed, ...(layers ? { refit: layers } : {}) };
+}
+
+/**
+ * The refit of pruneChannels (see ChannelPruneOptions.refit): `edited` names the rewritten nodes, `inKeep` /
+ * `outKeep` the dense channels that each pruned node's input / output channels are (identity when absent).
+ */
+function refitChannelPruned(dense: CompressModel, pruned: CompressModel, edited: readonly string[], inKeep: ReadonlyMap<string, readonly number[]>, outKeep: ReadonlyMap<string, readonly number[]>, feeds: readonly ReadonlyMap<string, Tensor>[], options: ChannelRefitOptions): { model: CompressModel; layers: { node: string; errorBefore: number; errorAfter: number }[] } {
+  const damp = options.damp ?? 0.03;
+  // values the pruning changed: outputs of edited nodes and everything computed from them
+  const affected = new Set<string>();
+  const editedSet = new Set(edited);
+  for (const n of pruned.graph.nodes) if (editedSet.has(n.name) || n.inputs.some((i) => i && affected.has(i))) for (const o of n.outputs) if (o) affected.add(o);
+  const denseNodes = new Map(dense.graph.nodes.map((n) => [n.name, n]));
+  const readers = new Map<string, number>();
+  for (const n of pruned.graph.nodes) for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? 0) + 1);
+  const layers = pruned.graph.nodes.filter((n) => {
+    const w = n.inputs[1] ? pruned.graph.initializers.get(n.inputs[1]) : undefined;
+    const d = denseNodes.get(n.name);
+    if (options.matMul && n.opType === 'MatMul' && n.domain === '' && w && w.rank === 2 && d && affected.has(n.inputs[0]!) && readers.get(n.inputs[1]!) === 1) return true;
+    if (n.opType !== 'Conv' || n.domain !== '' || !w || w.rank !== 4 || !d || !affected.has(n.inputs[0]!) || readers.get(n.inputs[1]!) !== 1) return false;
+    if (n.inputs[2] && (!pruned.graph.initializers.get(n.inputs[2]) || readers.get(n.inputs[2]) !== 1)) return false;
+    const group = (n.attrs['group'] as number | undefined) ?? 1;
+    return (group === 1 || (w.dims[1] === 1 && w.dims[0] === group)) && !n.attrs['auto_pad'];
+  });
+  const executor = new Executor(dense.opsets, { backend: 'cpu' });
+  const names = [...new Set(layers.map((n) => n.inputs[0]!))];
+  const denseInputs = new Map<string, { data: Float32Array; dims: readonly number[] }[]>(names.map((n) => [n, []]));
+  for (const f of feeds) {
+    const { outputs } = executor.run(dense.graph, f, names);
+    outputs.forEach((t, i) => {
+      denseInputs.get(names[i]!)!.push({ data: Float32Array.from(t.numbers()), dims: t.dims });
+      t.dispose();
+    });
+  }
+  const overrides = new Map<string, Tensor>();
+  const done: { node: string; errorBefore: number; errorAfter: number }[] = [];
+  for (const n of layers) {
+    const d = denseNodes.get(n.name)!;
+    const w = overrides.get(n.inputs[1]!) ?? pruned.graph.initializers.get(n.inputs[1]!)!;
+    if (n.opType === 'MatMul') {
+      // channels reaching a MatMul are never pruned (the space is left alone): identity map, no bias
+      const [K, N] = w.dims as [number, number];
+      const problem = newRefitProblem(1, N, K, false);
+      const wDense = dense.graph.initializers.get(d.inputs[1]!)!.numbers();
+      const dIn = denseInputs.get(n.inputs[0]!)!;
+      feeds.forEach((f, i) => {
+        const run = new Map<string, Tensor>(f);
+        for (const [k, v] of overrides) run.set(k, v);
+        const { outputs } = executor.run(pruned.graph, run, [n.inputs[0]!]);
+        const xp = outputs[0]!;
+        accumulateMatMul(problem, xp.numbers(), dIn[i]!.data, xp.size / K, wDense, false, undefined);
+        xp.dispose();
+      });
+      const r = refitLayer(problem, { outputs: N, reduction: K, rowMajor: false }, Float32Array.from(w.numbers()), undefined, new Uint8Array(w.size), damp);
+      overrides.set(n.inputs[1]!, new Tensor('float32', r.weights, w.dims));
+      done.push({ node: n.name, errorBefore: r.errorBefore, errorAfter: r.errorAfter });
+      options.onLayer?.(done.length, layers.length, n.name, r.errorBefore, r.errorAfter);
+      continue;
+    }
+    const b = n.inputs[2] ? (overrides.get(n.inputs[2]) ?? pruned.graph.initializers.get(n.inputs[2])!) : undefined;
+    const wDense = dense.graph.initializers.get(d.inputs[1]!)!;
+    const bDense = d.inputs[2] ? dense.graph.initializers.get(d.inputs[2])?.numbers() : undefined;
+    const group = (n.attrs['group'] as number | undefined) ?? 1;
+    const [M, cg, kh, kw] = w.dims as [number, number, number, number];
+    const strides = ((n.attrs['strides'] as number[] | undefined) ?? [1, 1]) as [number, number];
+    const pads = ((n.attrs['pads'] as number[] | undefined) ?? [0, 0, 0, 0]) as [number, number, number, number];
+    const dilations = ((n.attrs['dilations'] as number[] | undefined) ?? [1, 1]) as [number, number];
+    const geo = { group, kernel: [kh, kw] as [number, number], strides, pads, dilations };
+    const problem = newRefitProblem(group, M / group, cg * kh * kw, !!b);
+    const dIn = denseInputs.get(n.inputs[0]!)!;
+    const denseC = dIn[0]!.dims[1]!;
+    const identity = (k: number): number[] => Array.from({ length: k }, (_, i) => i);
+    const map = { denseDims: dIn[0]!.dims, denseGroup: (d.attrs['group'] as number | undefined) ?? 1, inputs: inKeep.get(n.name) ?? identity(denseC), outputs: outKeep.get(n.name) ?? identity(wDense.dims[0]!) };
+    feeds.forEach((f, i) => {
+      const run = new Map<string, Tensor>(f);
+      for (const [k, v] of overrides) run.set(k, v);
+      const { outputs } = executor.run(pruned.graph, run, [n.inputs[0]!]);
+      const xp = outputs[0]!;
+      accumulateConvMapped(problem, xp.numbers(), xp.dims, geo, dIn[i]!.data, { ...map, denseDims: dIn[i]!.dims }, wDense.numbers(), b ? bDense ?? new Float32Array(wDense.dims[0]!) : undefined);
+      xp.dispose();
+    });
+    const r = refitLayer(problem, { outputs: M, reduction: cg * kh * kw, rowMajor: true }, Float32Array.from(w.numbers()), b ? Float32Array.from(b.numbers()) : undefined, new Uint8Array(w.size), damp);
+    overrides.set(n.inputs[1]!, new Tensor('float32', r.weights, w.dims));
+    if (b && r.bias) overrides.set(n.inputs[2]!, new Tensor('float32', r.bias, b.dims));
+    done.push({ node: n.name, errorBefore: r.errorBefore, errorAfter: r.errorAfter });
+    options.onLayer?.(done.length, layers.length, n.name, r.errorBefore, r.errorAfter);
+  }
+  const ed = new GraphEditor(pruned.graph, pruned.opsets, true);
+  for (const [name, t] of overrides) ed.setInitializer(name, t);
+  return { model: applyRules({ ...pruned, graph: ed.build() }, []).model, layers: done };
 }
