@@ -10,7 +10,7 @@
  * `tessera prune` does the same for the prune passes (src/quant/prune.ts, prune-channels.ts):
  *
  *   tessera prune model.onnx --method magnitude|nm|channels -o out.onnx --shape x=1,3,48,192
- *                 [--sparsity 0.5] [--scope global|layer] [--calibration a.npy,...] [--n 2 --m 4] [--ratio 0.3]
+ *                 [--sparsity 0.5] [--scope global|layer|error] [--calibration a.npy,...] [--no-refit] [--n 2 --m 4] [--ratio 0.3]
  *                 [--sparse-threshold auto|<0..1>] [--runs 9] [--short-names] [--report prefix]
  *
  * The saved file is dense (zeros stored; onnxruntime loads it). For the "after" latency Tessera runs the pruned
@@ -66,8 +66,13 @@ Prune a model, save it (dense: onnxruntime loads it), and report before and afte
   -o, --output FILE                 where to write the pruned model
   --shape NAME=D0,D1,...            input used for latency and FLOPs (deterministic values)
   --sparsity S                      magnitude: share of weights set to zero (default 0.5)
-  --scope global|layer              magnitude: one threshold or one per weight (default global)
-  --calibration A.npy,B.npy         magnitude: rank by |w| x rms(input channel) and correct biases
+  --scope global|layer|error        magnitude: one threshold, one share per weight, or per-layer shares
+                                    from each layer's reconstruction error (needs --calibration)
+                                    (default global)
+  --calibration A.npy,B.npy         magnitude: rank by |w| x rms(input channel), correct biases and refit
+                                    the surviving weights by least squares (src/quant/refit.ts);
+                                    channels: refit the consumers of the removed channels the same way
+  --no-refit                        with --calibration: skip the least-squares refit
   --n N --m M                       nm: keep N of every M weights (default 2:4)
   --ratio R                         channels: share of each prunable channel space removed (default 0.3)
   --sparse-threshold auto|S         sparsity from which SparseConv runs (default auto: measured now)
@@ -273,6 +278,7 @@ export async function pruneCommand(argv: readonly string[], io?: CliIO): Promise
         ratio: { type: 'string', default: '0.3' },
         'sparse-threshold': { type: 'string', default: 'auto' },
         calibration: { type: 'string' },
+        'no-refit': { type: 'boolean' },
         runs: { type: 'string', default: '9' },
         report: { type: 'string' },
         'short-names': { type: 'boolean' },
@@ -309,8 +315,12 @@ export async function pruneCommand(argv: readonly string[], io?: CliIO): Promise
       return 2;
     }
   }
-  if (values.scope !== 'global' && values.scope !== 'layer') {
-    error(`tessera prune: --scope must be global or layer, got '${values.scope}'`);
+  if (values.scope !== 'global' && values.scope !== 'layer' && values.scope !== 'error') {
+    error(`tessera prune: --scope must be global, layer or error, got '${values.scope}'`);
+    return 2;
+  }
+  if (values.scope === 'error' && !values.calibration) {
+    error('tessera prune: --scope error measures each layer on the calibration inputs: give --calibration A.npy,...');
     return 2;
   }
   if (!Number.isInteger(n) || !Number.isInteger(m) || n < 0 || m < 1 || n > m) {
@@ -324,12 +334,13 @@ export async function pruneCommand(argv: readonly string[], io?: CliIO): Promise
     const base = loadForCompression(original);
     let pruned: CompressModel;
     let summary: string;
+    const calibration = values.calibration ? values.calibration.split(',').map((f) => new Map([[input, readNpy(readFileSync(f))]])) : undefined;
     switch (values.method) {
       case 'magnitude': {
-        const calibration = values.calibration ? values.calibration.split(',').map((f) => new Map([[input, readNpy(readFileSync(f))]])) : undefined;
-        const r = pruneMagnitude(base, { sparsity: sparsity as number, scope: values.scope, calibration });
+        const r = pruneMagnitude(base, { sparsity: sparsity as number, scope: values.scope, calibration, refit: calibration ? !values['no-refit'] : false });
         pruned = r.model;
-        summary = `${values.scope} magnitude pruning${calibration ? ' (activation-aware, bias-corrected)' : ''}: ${r.zeros} of ${r.elements} weights in ${r.tensors} tensors are zero`;
+        const how = calibration ? ` (activation-aware, bias-corrected${r.refit?.length ? `, ${r.refit.length} layers refit by least squares` : ''})` : '';
+        summary = `${values.scope} magnitude pruning${how}: ${r.zeros} of ${r.elements} weights in ${r.tensors} tensors are zero`;
         break;
       }
       case 'nm': {
@@ -339,9 +350,10 @@ export async function pruneCommand(argv: readonly string[], io?: CliIO): Promise
         break;
       }
       case 'channels': {
-        const r = pruneChannels(base, { ratio: ratio as number });
+        const r = pruneChannels(base, { ratio: ratio as number, calibration, refit: calibration ? !values['no-refit'] : false });
         pruned = r.model;
-        summary = `channel pruning: ${r.removedChannels} of ${r.channels} channels removed in ${r.prunedSpaces} of ${r.spaces} channel spaces`;
+        const refit = r.refit?.length ? `; ${r.refit.length} Convs refit by least squares` : '';
+        summary = `channel pruning: ${r.removedChannels} of ${r.channels} channels removed in ${r.prunedSpaces} of ${r.spaces} channel spaces${refit}`;
         break;
       }
       default:

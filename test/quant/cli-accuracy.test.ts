@@ -151,6 +151,21 @@ describe('tessera quantize --mode int4 and tessera prune', () => {
     }
   });
 
+  it('magnitude with --scope error and --calibration refits the kept weights (and --no-refit does not)', async () => {
+    const calib = [3, 4].map((seed) => {
+      const f = join(dir, `prune-calib${seed}.npy`);
+      writeFileSync(f, writeNpy(randomTensor('float32', [2, 3, 6, 6], seed, 1)));
+      return f;
+    });
+    const common = ['--method', 'magnitude', '--sparsity', '0.5', '--shape', 'x=2,3,6,6', '--runs', '1', '--calibration', calib.join(',')];
+    const refit = await run([modelPath, ...common, '--scope', 'error', '-o', join(dir, 'pruned-refit.onnx')], pruneCommand);
+    expect(refit.code, refit.err).toBe(0);
+    expect(refit.out).toMatch(/error magnitude pruning \(activation-aware, bias-corrected, \d+ layers refit by least squares\)/);
+    const plain = await run([modelPath, ...common, '--no-refit', '-o', join(dir, 'pruned-norefit.onnx')], pruneCommand);
+    expect(plain.code, plain.err).toBe(0);
+    expect(plain.out).toMatch(/global magnitude pruning \(activation-aware, bias-corrected\):/);
+  });
+
   it('refuses bad usage with exit code 2', async () => {
     const out = join(dir, 'bad.onnx');
     for (const [args, msg] of [
@@ -158,6 +173,8 @@ describe('tessera quantize --mode int4 and tessera prune', () => {
       [['--method', 'random', '-o', out, '--shape', 'x=2,3,6,6'], /--method must be magnitude, nm or channels/],
       [['--method', 'nm', '-o', out, '--shape', 'x=2,3,6,6', '--n', '5'], /--n and --m must be integers/],
       [['--method', 'nm', '-o', out], /required/],
+      [['--method', 'magnitude', '-o', out, '--shape', 'x=2,3,6,6', '--scope', 'error'], /--scope error measures each layer on the calibration inputs/],
+      [['--method', 'magnitude', '-o', out, '--shape', 'x=2,3,6,6', '--scope', 'row'], /--scope must be global, layer or error/],
     ] as const) {
       const r = await run([modelPath, ...args], pruneCommand);
       expect(r.code).toBe(2);
