@@ -42,6 +42,11 @@ import { modelStats, type ModelStats } from '../src/quant/stats.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { CLS_MODEL, REC_MODEL, ROOT, calibrationFeeds, clsAccuracy, loadEvalSet, recAccuracy, recCharset, type Runner } from './ocr-eval.js';
 
+/** "0.25 points below" for a drop, "0.50 points above" for a gain. */
+function dropText(drop: number): string {
+  return drop > 0 ? `${drop.toFixed(2)} points below` : drop < 0 ? `${(-drop).toFixed(2)} points above` : '0.00 points below';
+}
+
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
@@ -251,8 +256,8 @@ function checks(rows: Row[]): Check[] {
     const f = rows.find((r) => r.model === m && r.variant === 'float32')!;
     for (const r of rows.filter((x) => x.model === m && x.variant !== 'float32')) {
       const drop = (f.accuracy - r.accuracy) * 100;
-      if (!r.variant.includes('pruned') && !r.variant.startsWith('int4')) out.push({ target: `${m} ${r.variant}: accuracy within 1 point of float32`, measured: `${drop.toFixed(2)} points below`, holds: drop <= 1 });
-      if (r.variant.startsWith('int4') || r.variant.includes('channels pruned')) out.push({ target: `${m} ${r.variant}: accuracy reported`, measured: `${drop.toFixed(2)} points below float32`, holds: true });
+      if (!r.variant.includes('pruned') && !r.variant.startsWith('int4')) out.push({ target: `${m} ${r.variant}: accuracy within 1 point of float32`, measured: dropText(drop), holds: drop <= 1 });
+      if (r.variant.startsWith('int4') || r.variant.includes('channels pruned')) out.push({ target: `${m} ${r.variant}: accuracy reported`, measured: `${dropText(drop)} float32`, holds: true });
       if (r.variant === 'fp16') out.push({ target: `${m} fp16: file at most 52% of float32`, measured: pct(r.fileBytes / f.fileBytes), holds: r.fileBytes <= 0.52 * f.fileBytes });
       if (r.variant.startsWith('static')) {
         const compact = compactFloat32Bytes.get(m)!;
@@ -262,7 +267,7 @@ function checks(rows: Row[]): Check[] {
       if (r.int4) out.push({ target: `${m} int4: MatMul/Gemm weights at most 16% of their float32 bytes`, measured: pct(r.int4.int4Bytes / r.int4.float32Bytes), holds: r.int4.int4Bytes <= 0.16 * r.int4.float32Bytes });
       if (r.variant.includes('unstructured')) {
         const c = crossovers.map((x) => `${x.shape}: ${x.crossover === undefined ? 'never' : pct(x.crossover)}`).join('; ');
-        out.push({ target: `${m} ${r.variant}: accuracy within 2 points (sparse crossover reported)`, measured: `${drop.toFixed(2)} points below; crossover ${c}`, holds: drop <= 2 });
+        out.push({ target: `${m} ${r.variant}: accuracy within 2 points (sparse crossover reported)`, measured: `${dropText(drop)}; crossover ${c}`, holds: drop <= 2 });
       }
       if (r.variant.includes('channels pruned')) {
         out.push({ target: `${m} ${r.variant}: FLOPs down at least 25%`, measured: `${pct(1 - r.stats.flops / f.stats.flops)} down`, holds: r.stats.flops <= 0.75 * f.stats.flops });
