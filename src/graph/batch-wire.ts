@@ -46,16 +46,21 @@ export interface BatchWorkerData {
   readonly model: Uint8Array;
   /** Options of the worker's session (already forced to backend 'cpu', threads 1). */
   readonly options: SessionOptions;
-  /** Outputs to compute. */
-  readonly fetches: readonly string[];
   /** Test hook: the worker exits (process.exit(70)) when asked to run this item index. */
   readonly exitOnIndexForTest?: number;
 }
 
-/** Caller to worker: run one item. Names and values are parallel arrays (a feed named '__proto__' stays a feed). */
+/**
+ * Caller to worker: run one item. Names and values are parallel arrays (a feed named '__proto__' stays a feed).
+ * `index` is the item's index in its runBatch call; a pooled worker serves one call at a time, so the index
+ * identifies the item within the call that holds the worker. `fetches` travels with each item because calls
+ * that share a worker may ask for different outputs.
+ */
 export interface RunItemMessage {
   readonly type: 'run';
   readonly index: number;
+  /** Outputs to compute. */
+  readonly fetches: readonly string[];
   readonly names: readonly string[];
   readonly values: readonly WireValue[];
 }

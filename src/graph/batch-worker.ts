@@ -5,8 +5,11 @@
  * SharedArrayBuffer that every worker of the call reads; the weights are decoded here, once per worker) with
  * the calling session's options, forced to backend 'cpu' and threads 1, and posts 'ready' (or 'start-failed'
  * with the error). Then, for each 'run' message, it rebuilds the feeds, runs the item and posts 'done' with the
- * outputs (one copy each, see ./batch-wire.ts) or 'failed' with the item's error. One item at a time: the
- * caller sends the next item only after this one's answer. The thread lives until the caller terminates it.
+ * outputs (one copy each, see ./batch-wire.ts) or 'failed' with the item's error, and goes on with the next
+ * item (test/modes/batch-pool.test.ts checks that items after failing ones still give exact bits). Items run one
+ * at a time in the order they arrive (the caller keeps at most ITEMS_PER_WORKER in this thread's port). The
+ * thread lives until the caller terminates it: at the end of the runBatch call, or, for a worker kept in the
+ * session's pool between calls, when it has been idle too long or the session is released.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Tensor } from '../tensor/tensor.js';
@@ -28,7 +31,7 @@ function runItem(session: InferenceSession, m: RunItemMessage): void {
   try {
     // defineProperty: a feed named '__proto__' must stay a plain key
     m.names.forEach((n, i) => Object.defineProperty(feeds, n, { value: valueFromWire(m.values[i]!), enumerable: true, writable: true, configurable: true }));
-    outputs = session.runSync(feeds, data.fetches);
+    outputs = session.runSync(feeds, m.fetches);
     const transfer = new Set<ArrayBuffer>();
     const names = Object.keys(outputs);
     const values: WireTensor[] = names.map((n) => toWire(outputs![n]!, transfer));

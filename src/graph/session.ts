@@ -20,7 +20,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { bytesPerElement } from '../tensor/dtype.js';
 import { InputValidationError, LimitExceededError, ModelFormatError, UnsupportedModelError } from './errors.js';
 import { BufferArena, type ArenaStats } from './arena.js';
-import { modelFingerprint, runBatch, type BatchOptions, type BatchResult, type BatchWorkerModel, type Feeds, type Outputs } from './batch.js';
+import { closeBatchPool, modelFingerprint, newBatchPoolHolder, runBatch, type BatchOptions, type BatchResult, type BatchWorkerModel, type Feeds, type Outputs } from './batch.js';
 import { Executor, type RunStats } from './executor.js';
 import { getGpuDevice, GpuResidency } from '../kernels/gpu/index.js';
 import { streamSession, type StreamOptions } from './stream.js';
@@ -166,6 +166,8 @@ export class InferenceSession {
   private modelSource: ModelSource | undefined;
   /** Stops of the runBatch calls whose workers are running (release() ends them). */
   private readonly batchWorkerStops = new Set<(reason: string) => Promise<void>>();
+  /** runBatch's worker pool, kept between calls (BatchOptions.workers 'keep'); release() terminates it. */
+  private readonly batchPool = newBatchPoolHolder();
   /** Graphs specialized for concrete feed dims (SessionOptions.specializeShapes); undefined when off. */
   private specializer: ShapeSpecializer | undefined;
 
@@ -444,6 +446,7 @@ export class InferenceSession {
       outputNames: this.outputNames,
       runSync: (feeds: Feeds, fetches?: readonly string[]) => this.runSync(feeds, fetches),
       batchWorkerModel: () => this.batchWorkerModel(),
+      batchPool: this.batchPool,
     };
     return runBatch(runner, inputs, options);
   }
@@ -498,6 +501,7 @@ export class InferenceSession {
     // tensors below are freed synchronously as before)
     const stops = [...this.batchWorkerStops].map((stop) => stop('the session was released'));
     this.batchWorkerStops.clear();
+    stops.push(closeBatchPool(this.batchPool, 'the session was released'));
     this.modelSource = undefined;
     this.arena.clear();
     this.specializer?.release();

@@ -2,7 +2,8 @@
  * runBatch's workers load from the built JavaScript as well as from the TypeScript sources: beforeAll compiles
  * src/ with tsconfig.build.json into a temporary folder (beside a node_modules link, so the build resolves its
  * dependencies as dist/ does), and a plain Node process (no tsx loader anywhere) runs a batch on two workers
- * there, checks the outputs bitwise against calling-thread runs, and exits normally.
+ * there, checks the outputs bitwise against calling-thread runs, runs a second batch on the session's warm pool,
+ * and exits normally after release() has ended the pooled threads.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -43,12 +44,16 @@ describe('runBatch workers from the built JavaScript', () => {
         `const r = await s.runBatch(items, { concurrency: 2, useCallingThread: false });`,
         `const bits = (t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);`,
         `const same = items.every((f, i) => { const want = s.runSync(f); return ['output', 'stateN'].every((k) => bits(want[k]).equals(bits(r.outputs[i][k]))); });`,
-        `console.log(r.mode, r.workers, r.errors.length, same, batchWorkerThreads());`,
+        // the workers stay in the session's pool (idle) until release()
+        `const pooled = batchWorkerThreads();`,
+        `const again = await s.runBatch(items, { concurrency: 2, useCallingThread: false });`,
+        `await s.release();`,
+        `console.log(r.mode, r.workers, r.errors.length, same, pooled, again.warmWorkers, batchWorkerThreads());`,
       ].join('\n'),
     );
     const run = spawnSync(process.execPath, [script], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout.trim()).toBe('workers 2 0 true 0');
+    expect(run.stdout.trim()).toBe('workers 2 0 true 2 2 0');
   });
 });

@@ -24,9 +24,11 @@ const vad = InferenceSession.createSync(SILERO, { logSeverity: 3 });
 const FETCHES = ['output', 'stateN'];
 /**
  * Every item goes to a worker: by default the calling thread runs items until the first worker is ready, which
- * on these small items would often be all of them.
+ * on these small items would often be all of them. Each call has its own workers here ('per-call'); the
+ * session's pool kept between calls is tested in ./batch-pool.test.ts.
  */
-const ONLY_WORKERS = { useCallingThread: false } as const;
+const ONLY_WORKERS = { useCallingThread: false, workers: 'per-call' } as const;
+const PER_CALL = { workers: 'per-call' } as const;
 
 /** Silero item i: a 512-sample chunk (scaled so the speech probability varies) with a random state. */
 function vadItem(i: number): Record<string, Tensor> {
@@ -109,7 +111,7 @@ describe('runBatch on worker threads', () => {
 
   it('by default the calling thread runs the first items and starts workers only for a long batch', async () => {
     // a few milliseconds of work: starting workers would cost more than it saves
-    const r = await vad.runBatch(items, { concurrency: 2, fetches: FETCHES });
+    const r = await vad.runBatch(items, { ...PER_CALL, concurrency: 2, fetches: FETCHES });
     expect(r.mode).toBe('sequential');
     expect(r.workers).toBe(0);
     expect(r.modeReason).toMatch(/came to about \d+\.\d\d s of work, under the 8 s that starting workers needs to pay off \(minSecondsForWorkers\), so they ran one at a time on the calling thread$/);
@@ -118,9 +120,9 @@ describe('runBatch on worker threads', () => {
     // a batch estimated above the threshold: the calling thread keeps going while the workers start, then they
     // take over (how many items each side runs depends on the machine's load)
     const many = Array.from({ length: 300 }, (_, i) => items[i % items.length]!);
-    const big = await vad.runBatch(many, { concurrency: 2, fetches: FETCHES, minSecondsForWorkers: 0.1 });
+    const big = await vad.runBatch(many, { ...PER_CALL, concurrency: 2, fetches: FETCHES, minSecondsForWorkers: 0.1 });
     expect(big.outputs.every((out, i) => out !== undefined && bitwiseEqual(out['stateN']!, expected[i % items.length]!['stateN']!))).toBe(true);
-    if (big.mode === 'workers') expect(big.modeReason).toMatch(/spread over 2 worker threads; \d+ items? ran on the calling thread/);
+    if (big.mode === 'workers') expect(big.modeReason).toMatch(/spread over 2 worker threads, all started by this call; \d+ items? ran on the calling thread/);
     else expect(big.modeReason).toMatch(/every item finished on the calling thread before a worker was ready/);
     expect(big.modeReason).not.toMatch(/under the/);
   });
@@ -325,7 +327,7 @@ describe('runBatch on worker threads', () => {
     }
   });
 
-  it('a process that ran items on workers exits normally without release()', () => {
+  it('a process that ran items on workers (kept in the pool, the default) exits normally without release()', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-batch-'));
     try {
       const script = join(dir, 'exit.mts');
