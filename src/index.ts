@@ -13,4 +13,4 @@ export { listKernels, hasKernel, type Backend, type AttrValue } from './kernels/
 export { listSchemas, findSchema, type OpSchema } from './ops/schema.js';
 export { InferenceSession, ModelFormatError, UnsupportedModelError, GraphError, InputValidationError, LimitExceededError, decodeModel, encodeModel, type SessionOptions, type RunOptions, type ValueMetadata, type RunStats, type OnnxValue, type TensorSequence } from './graph/index.js';
 export { BatchItemError, BatchWorkerError, type BatchOptions, type BatchResult, type BatchItemFailure, type BatchMode, type Feeds, type Outputs } from './graph/batch.js';
-export type { StreamOptions } from './graph/stream.js';
+export { mapStream, modelStage, pipeline, slidingWindows, streamSession, windowStage, windowTensor, type Stage, type StreamOptions, type WindowOptions } from './graph/stream.js';
