@@ -19,6 +19,7 @@ import { Tensor, fromNumbers } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel } from '../registry.js';
 import { outputTensor } from './util.js';
 import { integerMatmul, unpackCentered } from './integer-gemm.js';
+import { cachedPackedInt8B, int8Gemm, int8GemmAvailable, INT8_GEMM_MAX_K, packInt8B } from './gemm-int8.js';
 import { ScratchSlot } from './scratch.js';
 import './quantize-conv.js';
 import './quant-fused.js';
@@ -166,7 +167,48 @@ function integerMatmulAccumulators(a: Tensor, b: Tensor, azp: Tensor | undefined
   return { acc, m, n };
 }
 
-const matMulInteger: Kernel = (inputs, _attrs, outputs) => {
+/**
+ * MatMulInteger with a 2-D int8 B and no B zero point (a dynamically quantized model's weight) and a uint8/int8
+ * A with one zero point: straight into the int8 SIMD GEMM (./gemm-int8.ts). A's rows (leading dims
+ * flattened) are packed centred (a - za, exact in int16); B is packed once per weight when it is a constant of
+ * the graph (`ctx.constantInputs`), else per call; the int32 accumulators are the result. Exact like the
+ * general path (integerMatmulAccumulators), without widening B to float64 on every call. Returns false when
+ * the call does not fit.
+ */
+function matMulIntegerInt8(a: Tensor, b: Tensor, azp: Tensor | undefined, bzp: Tensor | undefined, out: Int32Array, constantB: boolean): boolean {
+  if (!int8GemmAvailable() || b.type !== 'int8' || b.rank !== 2 || a.rank < 1 || (a.type !== 'uint8' && a.type !== 'int8')) return false;
+  if (azp && azp.size !== 1) return false;
+  if (bzp && bzp.numbers().some((v) => v !== 0)) return false;
+  const [k, n] = b.dims as [number, number];
+  if (k === 0 || n === 0 || k > INT8_GEMM_MAX_K || a.dims[a.rank - 1] !== k) return false;
+  const m = a.size / k;
+  if (m === 0) return true;
+  const za = azp ? azp.numbers()[0]! : 0;
+  const ad = a.data as Uint8Array | Int8Array;
+  const bw = b.data as Int8Array;
+  const packed = constantB ? cachedPackedInt8B(bw, 0, n, 1, k, n) : packInt8B(bw, 0, n, 1, k, n);
+  int8Gemm(
+    m,
+    packed,
+    (dst, at, kp, row0, rows) => {
+      const kp8 = kp * 8;
+      for (let r = 0; r < rows; r++) {
+        const src = (row0 + r) * k;
+        const base = at + (r >> 2) * kp8 + (r & 3) * 2;
+        for (let q = 0; q < k; q++) dst[base + (q >> 1) * 8 + (q & 1)] = ad[src + q]! - za;
+      }
+    },
+    (acc, at, ldc, row0, rows) => {
+      for (let r = 0; r < rows; r++) out.set(acc.subarray(at + r * ldc, at + r * ldc + n), (row0 + r) * n);
+    },
+  );
+  return true;
+}
+
+const matMulInteger: Kernel = (inputs, _attrs, outputs, ctx) => {
+  const fast = outputTensor(outputs[0]!);
+  if (matMulIntegerInt8(inputs[0]!, inputs[1]!, inputs[2], inputs[3], fast.data as Int32Array, ctx.constantInputs?.[1] === true)) return [fast];
+  fast.dispose();
   const { acc } = integerMatmulAccumulators(inputs[0]!, inputs[1]!, inputs[2], inputs[3]);
   const y = outputTensor(outputs[0]!);
   const d = y.data as Int32Array;
