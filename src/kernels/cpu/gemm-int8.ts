@@ -36,6 +36,7 @@
  * slots, but `clearScratch()` does not release it). B panels are copied in per call (a memcpy of the int8
  * panels: K * N bytes, against 2 * M * N * K operations). Single-threaded: the calling thread only.
  */
+import { name as utf8, section, sleb, uleb, vector as vec } from './wasm-asm.js';
 
 /** Rows of the register tile (A panels). */
 export const INT8_GEMM_MR = 4;
@@ -103,42 +104,6 @@ export function cachedPackedInt8B(w: Int8Array, offset: number, rowStride: numbe
 
 // ---------------------------------------------------------------------------------------------------------
 // The WebAssembly module, assembled from its opcodes.
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-function vec(items: readonly (readonly number[])[]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function section(id: number, bytes: readonly number[]): number[] {
-  return [id, ...uleb(bytes.length), ...bytes];
-}
-
-function utf8(s: string): number[] {
-  return vec([...s].map((ch) => [ch.charCodeAt(0)]));
-}
 
 const LOCAL_GET = 0x20;
 const LOCAL_SET = 0x21;

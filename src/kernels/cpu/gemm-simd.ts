@@ -19,6 +19,7 @@
  * The caller packs (or copies pre-packed panels) into the regions through the `memory` view, calls `tile`, and
  * reads the result from `tileView`. Growing replaces both views (re-read them after `reserveWhole`).
  */
+import { name, section, sleb, uleb, vector } from './wasm-asm.js';
 
 /** One thread's SIMD micro-kernel with its memory regions. */
 export interface SimdGemmKernel {
@@ -41,43 +42,6 @@ export interface SimdGemmKernel {
    * tileView.
    */
   tile(kc: number, aIndex: number, bIndex: number): void;
-}
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-/** A wasm vector: its length then its items. */
-function vector(items: readonly (readonly number[])[]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function section(id: number, bytes: readonly number[]): number[] {
-  return [id, ...uleb(bytes.length), ...bytes];
-}
-
-function name(s: string): number[] {
-  return vector([...s].map((ch) => [ch.charCodeAt(0)]));
 }
 
 // opcodes
