@@ -13,5 +13,6 @@ export * from './quantize.js';
 export * from './fused.js';
 export * from './quant-fused.js';
 export * from './fake-quant.js';
+export * from './dynamic-fake-quant.js';
 export * from './misc.js';
 export { runOp as run, runOp1 as run1 } from './dispatch.js';

@@ -9,7 +9,11 @@
  *           constant per-channel Mul/Add folded into a Conv's weights (after it, or before an unpadded one),
  *           written-out HardSwish to FusedConv/HardSwish (./affine.ts), MatMul+Add to Gemm,
  *           Conv/Gemm/MatMul + activation to the com.tessera fused operators, QDQ int8-weight Conv/MatMul/Gemm
- *           (with their fake-quantized input) to com.tessera QDQConv/QDQMatMul/QDQGemm (./qdq-fusion.ts).
+ *           (with their fake-quantized input) to com.tessera QDQConv/QDQMatMul/QDQGemm (./qdq-fusion.ts),
+ *           int4 blocked DequantizeLinear -> MatMul/Gemm to MatMulInt4.
+ *           Rules may declare the backend they target (OptimizeOptions.target): the activation and int8/int4
+ *           fusions run for the CPU only; for the GPU, QuantizeLinear -> DequantizeLinear pairs become
+ *           FakeQuantize (./fake-quant.ts) and dynamic int8 chains become float operators (./dynamic-gpu.ts).
  *
  * The driver works scope by scope: subgraphs (If/Loop/Scan bodies) and model-local function bodies first,
  * each in its own GraphEditor where values of enclosing scopes are never constants, then the graph itself.
@@ -30,6 +34,7 @@ import { deadNodeElimination, dropoutElimination, identityElimination } from './
 import { convInputAffineFolding, convOutputAffineFolding, fusedConvInputAffineFolding, hardSwishFusion } from './affine.js';
 import { activationFusion, convBatchNormFolding, matMulAddToGemm } from './fusion.js';
 import { fakeQuantFusion } from './fake-quant.js';
+import { dynamicQuantToFloat } from './dynamic-gpu.js';
 import { fusedInt4MatMulFusion, fusedQdqFusion, int4MatMulFusion, qdqFusion, qdqHardSwishFusion } from './qdq-fusion.js';
 import type { OptimizeOptions, RewriteRule, RuleContext } from './rule.js';
 
@@ -68,6 +73,7 @@ export const LEVEL_RULES: Readonly<Record<OptimizationLevel, readonly RewriteRul
     cpuOnly(fusedInt4MatMulFusion),
     // textures hold float32: a Q -> DQ pair becomes one float shader
     fakeQuantFusion,
+    dynamicQuantToFloat,
   ],
 };
 

@@ -12,3 +12,4 @@ import './quantize.js';
 import './fused.js';
 import './misc.js';
 import './fake-quant.js';
+import './dynamic-fake-quant.js';

@@ -13,6 +13,7 @@ import './shape.js';
 import './resize.js';
 import './quantize.js';
 import './fused.js';
+import './dynamic-quant.js';
 
 export { GpuUnavailableError, getGpuDevice, currentGpuDevice, gpuUnavailableReason, gpuInfo, provideGpuJs, type GpuCounters, type GpuDevice, type GpuInfo } from './context.js';
 export { GpuTensor, GpuResidency, setActiveResidency } from './runtime.js';
