@@ -5,8 +5,9 @@
  * variants made by Tessera's quantize passes (src/quant) and saved as ONNX, so the peers run the very
  * same file.
  *
- * Implementations: Tessera InferenceSession on cpu (1 thread, all threads) and gpu (float32 files;
- * integer operators have no GPU kernels), onnxruntime-node and onnxruntime-web (wasm) on 1 thread.
+ * Implementations: Tessera InferenceSession on cpu (1 thread, all threads) and gpu (quantized files too:
+ * float16 weights are decoded and dynamic int8 chains rewritten into float shaders, see docs/gpu.md),
+ * onnxruntime-node and onnxruntime-web (wasm) on 1 thread.
  * TensorFlow.js cannot load ONNX models, so it has no model entries. The reference output is
  * onnxruntime-node's on the same file.
  */
@@ -253,7 +254,6 @@ export function prepareModelCase(spec: ModelSpec, o: ModelImplOptions): Prepared
   if (threads > 1) impls.push(tesseraSession(bytes, feeds, 'tessera-cpu-all', 'cpu', threads));
   else unavailable.push({ impl: 'tessera-cpu-all', reason: 'one core: same as tessera-cpu-1t' });
   if (!o.gpu) unavailable.push({ impl: 'tessera-gpu', reason: o.gpuReason ?? 'GPU not requested' });
-  else if (spec.variant !== 'float32') unavailable.push({ impl: 'tessera-gpu', reason: 'quantized files use integer/float16 operators that have no GPU kernels' });
   else impls.push(tesseraSession(bytes, feeds, 'tessera-gpu', 'gpu', 1));
   impls.push(ortSession(bytes, feeds, ORT_NODE), ortSession(bytes, feeds, ORT_WEB));
   unavailable.push({ impl: 'tfjs-cpu', reason: 'tfjs cannot load ONNX models' }, { impl: 'tfjs-wasm', reason: 'tfjs cannot load ONNX models' });
