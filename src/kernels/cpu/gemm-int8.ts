@@ -36,7 +36,7 @@
  * slots, but `clearScratch()` does not release it). B panels are copied in per call (a memcpy of the int8
  * panels: K * N bytes, against 2 * M * N * K operations). Single-threaded: the calling thread only.
  */
-import { name as utf8, section, sleb, uleb, vector as vec } from './wasm-asm.js';
+import { localGet as get, localSet as set, name as utf8, section, simd, simdMem, sleb, uleb, vector as vec } from './wasm-asm.js';
 
 /** Rows of the register tile (A panels). */
 export const INT8_GEMM_MR = 4;
@@ -105,8 +105,6 @@ export function cachedPackedInt8B(w: Int8Array, offset: number, rowStride: numbe
 // ---------------------------------------------------------------------------------------------------------
 // The WebAssembly module, assembled from its opcodes.
 
-const LOCAL_GET = 0x20;
-const LOCAL_SET = 0x21;
 const LOCAL_TEE = 0x22;
 const I32_CONST = 0x41;
 const I32_EQZ = 0x45;
@@ -118,7 +116,6 @@ const LOOP = 0x03;
 const BR_IF = 0x0d;
 const END = 0x0b;
 const VOID = 0x40;
-const SIMD = 0xfd;
 const V128_LOAD8X8_S = 0x01;
 const V128_LOAD32_SPLAT = 0x09;
 const V128_STORE = 0x0b;
@@ -161,10 +158,6 @@ const T_V128 = 0x7b;
 const T_I32 = 0x7f;
 const T_F32 = 0x7d;
 
-const get = (i: number): number[] => [LOCAL_GET, ...uleb(i)];
-const set = (i: number): number[] => [LOCAL_SET, ...uleb(i)];
-const simd = (op: number): number[] => [SIMD, ...uleb(op)];
-const simdMem = (op: number, align: number, offset: number): number[] => [...simd(op), align, ...uleb(offset)];
 const addConst = (local: number, c: number): number[] => [...get(local), I32_CONST, ...sleb(c), I32_ADD, ...set(local)];
 /** `block { if local == 0 break; loop { body; local -= 1; continue while local != 0 } }` */
 const countedLoop = (counter: number, body: readonly number[]): number[] => [

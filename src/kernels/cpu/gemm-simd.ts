@@ -19,7 +19,7 @@
  * The caller packs (or copies pre-packed panels) into the regions through the `memory` view, calls `tile`, and
  * reads the result from `tileView`. Growing replaces both views (re-read them after `reserveWhole`).
  */
-import { name, section, sleb, uleb, vector } from './wasm-asm.js';
+import { localGet as get, localSet as set, name, section, simd, simdMem, sleb, uleb, vector } from './wasm-asm.js';
 
 /** One thread's SIMD micro-kernel with its memory regions. */
 export interface SimdGemmKernel {
@@ -45,8 +45,6 @@ export interface SimdGemmKernel {
 }
 
 // opcodes
-const LOCAL_GET = 0x20;
-const LOCAL_SET = 0x21;
 const LOCAL_TEE = 0x22;
 const I32_CONST = 0x41;
 const I32_EQZ = 0x45;
@@ -57,7 +55,6 @@ const LOOP = 0x03;
 const BR_IF = 0x0d;
 const END = 0x0b;
 const VOID = 0x40;
-const SIMD_PREFIX = 0xfd;
 const V128_LOAD = 0x00;
 const V128_LOAD64_SPLAT = 0x0a;
 const V128_STORE = 0x0b;
@@ -67,11 +64,6 @@ const F64X2_MUL = 0xf2;
 const V128 = 0x7b;
 const I32 = 0x7f;
 
-const get = (i: number): number[] => [LOCAL_GET, ...uleb(i)];
-const set = (i: number): number[] => [LOCAL_SET, ...uleb(i)];
-const simd = (op: number): number[] => [SIMD_PREFIX, ...uleb(op)];
-/** A SIMD memory instruction with alignment log2 `align` and a byte offset. */
-const simdMem = (op: number, align: number, offset: number): number[] => [...simd(op), align, ...uleb(offset)];
 
 // function `tile(kc, a, b, out)`: params 0..3 (i32, byte addresses); locals 4..11 accumulators, 12..15 A
 // splats, 16..17 B vectors (v128), 18 step counter, 19..20 saved a and b (i32)

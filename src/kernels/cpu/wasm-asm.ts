@@ -44,3 +44,12 @@ export function section(id: number, bytes: readonly number[]): number[] {
 export function name(s: string): number[] {
   return vector([...s].map((ch) => [ch.charCodeAt(0)]));
 }
+
+/** `local.get i`. */
+export const localGet = (i: number): number[] => [0x20, ...uleb(i)];
+/** `local.set i`. */
+export const localSet = (i: number): number[] => [0x21, ...uleb(i)];
+/** A SIMD instruction (prefix 0xfd, then the opcode as LEB128). */
+export const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+/** A SIMD memory instruction with alignment log2 `align` and a byte offset. */
+export const simdMem = (op: number, align: number, offset: number): number[] => [...simd(op), align, ...uleb(offset)];
