@@ -491,6 +491,21 @@ export function setInt8Gemm(on: boolean): boolean {
 export type PackRowsA = (dst: Int16Array, at: number, kp: number, row0: number, rows: number) => void;
 
 /**
+ * A PackRowsA for a row-major [m, k] matrix of small integers starting at `offset` of `src`, each minus `zero`
+ * (a zero point; the results must fit int16).
+ */
+export function rowMajorRows(src: ArrayLike<number>, offset: number, k: number, zero = 0): PackRowsA {
+  return (dst, at, kp, row0, rows) => {
+    const kp8 = kp * 8;
+    for (let r = 0; r < rows; r++) {
+      const from = offset + (row0 + r) * k;
+      const base = at + (r >> 2) * kp8 + (r & 3) * 2;
+      for (let q = 0; q < k; q++) dst[base + (q >> 1) * 8 + (q & 1)] = src[from + q]! - zero;
+    }
+  };
+}
+
+/**
  * Consumes ACC for rows [row0, row0 + rows): ACC[row0 + r, col] is acc[at + r * ldc + col] (int32, exact), for
  * col < N (columns past N are padding).
  */

@@ -13,7 +13,7 @@
  */
 import type { NumericArray } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { int8Gemm, int8GemmAvailable, INT8_GEMM_MAX_K, INT8_GEMM_MR, packInt8B } from './gemm-int8.js';
+import { int8Gemm, int8GemmAvailable, INT8_GEMM_MAX_K, INT8_GEMM_MR, packInt8B, rowMajorRows } from './gemm-int8.js';
 import { ScratchSlot } from './scratch.js';
 
 /** B of one batch matrix as int8 for the fast path. */
@@ -65,14 +65,7 @@ export function integerMatmul(a: Float64Array, aDims: readonly number[], b: Floa
       const oOff = bi * m * n;
       const bq = B_INT8_WORK.take('int8', k * n);
       for (let i = 0; i < k * n; i++) bq[i] = b[bOff + i]!;
-      int8Gemm(m, packInt8B(bq, 0, n, 1, k, n), (dst, at, kp, row0, rows) => {
-        const kp8 = kp * 8;
-        for (let r = 0; r < rows; r++) {
-          const src = aOff + (row0 + r) * k;
-          const base = at + (r >> 2) * kp8 + (r & 3) * 2;
-          for (let q = 0; q < k; q++) dst[base + (q >> 1) * 8 + (q & 1)] = a[src + q]!;
-        }
-      }, (acc, at, ldc, row0, rows) => {
+      int8Gemm(m, packInt8B(bq, 0, n, 1, k, n), rowMajorRows(a, aOff, k), (acc, at, ldc, row0, rows) => {
         for (let r = 0; r < rows; r++) {
           const o = oOff + (row0 + r) * n;
           const ai = at + r * ldc;

@@ -19,7 +19,7 @@ import { Tensor, fromNumbers } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel } from '../registry.js';
 import { outputTensor } from './util.js';
 import { integerMatmul, unpackCentered } from './integer-gemm.js';
-import { cachedPackedInt8B, int8Gemm, int8GemmAvailable, INT8_GEMM_MAX_K, packInt8B } from './gemm-int8.js';
+import { cachedPackedInt8B, int8Gemm, int8GemmAvailable, INT8_GEMM_MAX_K, packInt8B, rowMajorRows } from './gemm-int8.js';
 import { ScratchSlot } from './scratch.js';
 import './quantize-conv.js';
 import './quant-fused.js';
@@ -190,14 +190,7 @@ function matMulIntegerInt8(a: Tensor, b: Tensor, azp: Tensor | undefined, bzp: T
   int8Gemm(
     m,
     packed,
-    (dst, at, kp, row0, rows) => {
-      const kp8 = kp * 8;
-      for (let r = 0; r < rows; r++) {
-        const src = (row0 + r) * k;
-        const base = at + (r >> 2) * kp8 + (r & 3) * 2;
-        for (let q = 0; q < k; q++) dst[base + (q >> 1) * 8 + (q & 1)] = ad[src + q]! - za;
-      }
-    },
+    rowMajorRows(ad, 0, k, za),
     (acc, at, ldc, row0, rows) => {
       for (let r = 0; r < rows; r++) out.set(acc.subarray(at + r * ldc, at + r * ldc + n), (row0 + r) * n);
     },
