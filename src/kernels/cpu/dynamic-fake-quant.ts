@@ -12,20 +12,12 @@
 import { roundHalfEven } from '../../tensor/numeric.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { registerKernel, type Kernel } from '../registry.js';
+import { dynamicQuantParams } from './quantize.js';
 import { outputTensor } from './util.js';
 
 const dynamicFakeQuantize: Kernel = (inputs, _attrs, outputs) => {
   const x = inputs[0]!.data as Float32Array;
-  let max = 0;
-  let min = 0;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    if (v > max) max = v;
-    if (v < min) min = v;
-  }
-  const scale = Math.fround(Math.fround(max === min ? 1 : max - min) / 255);
-  const zf = Math.fround(0 - Math.fround(min / scale));
-  const z = roundHalfEven(zf < 0 ? 0 : zf > 255 ? 255 : zf);
+  const { scale, zeroPoint: z } = dynamicQuantParams(x);
   // a range of a few denormals makes the scale 0 and z NaN: DynamicQuantizeLinear then stores z and every
   // code as 0 (a NaN uint8 store), so the stored zero point is subtracted and a NaN code counts as 0
   const zStored = z === z ? z : 0;

@@ -112,9 +112,12 @@ const dequantizeLinear: Kernel = (inputs, attrs, outputs) => {
   return [new Tensor('float32', vals, spec.dims)];
 };
 
-const dynamicQuantizeLinear: Kernel = (inputs, _attrs, outputs) => {
-  const x = inputs[0]!;
-  const xs = x.data as Float32Array;
+/**
+ * DynamicQuantizeLinear's uint8 parameters for `xs`: the range [min(x, 0), max(x, 0)] over 255 steps, in float32
+ * as Operators.md writes it, and the zero point rounded half to even and saturated (NaN when a range of a few
+ * denormals makes the scale 0; a uint8 store turns it into 0).
+ */
+export function dynamicQuantParams(xs: Float32Array): { scale: number; zeroPoint: number } {
   let max = 0;
   let min = 0;
   for (let i = 0; i < xs.length; i++) {
@@ -124,7 +127,13 @@ const dynamicQuantizeLinear: Kernel = (inputs, _attrs, outputs) => {
   }
   const scale = Math.fround(Math.fround(max === min ? 1 : max - min) / 255);
   const zpf = Math.fround(0 - Math.fround(min / scale));
-  const zp = roundHalfEven(zpf < 0 ? 0 : zpf > 255 ? 255 : zpf);
+  return { scale, zeroPoint: roundHalfEven(zpf < 0 ? 0 : zpf > 255 ? 255 : zpf) };
+}
+
+const dynamicQuantizeLinear: Kernel = (inputs, _attrs, outputs) => {
+  const x = inputs[0]!;
+  const xs = x.data as Float32Array;
+  const { scale, zeroPoint: zp } = dynamicQuantParams(xs);
   const y = outputTensor(outputs[0]!);
   const d = y.data as Uint8Array;
   for (let i = 0; i < xs.length; i++) {
